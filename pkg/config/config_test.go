@@ -1,0 +1,69 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) Getenv { return func(k string) string { return m[k] } }
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 3000 || c.DataDir != "./data" || c.MongoDatabase != "herald" {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+	if c.PublicURL != "http://localhost:3000" {
+		t.Fatalf("PublicURL = %q", c.PublicURL)
+	}
+	if c.SlackAPIURL != "https://slack.com/api/" || c.SlackAuthorizeURL != "https://slack.com/oauth/v2/authorize" {
+		t.Fatalf("slack urls: %q %q", c.SlackAPIURL, c.SlackAuthorizeURL)
+	}
+	if c.CacheTTL != 5*time.Second {
+		t.Fatalf("CacheTTL = %v", c.CacheTTL)
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	_, err := Load(env(map[string]string{
+		"PORT":                  "seventy",
+		"LOG_LEVEL":             "loud",
+		"HERALD_ENCRYPTION_KEY": "short",
+		"HERALD_PUBLIC_URL":     "not a url",
+		"HERALD_CACHE_TTL":      "-1s",
+	}))
+	if err == nil {
+		t.Fatal("want error")
+	}
+	for _, want := range []string{"PORT", "LOG_LEVEL", "HERALD_ENCRYPTION_KEY", "HERALD_PUBLIC_URL", "HERALD_CACHE_TTL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "short") {
+		t.Errorf("error leaks the encryption key: %v", err)
+	}
+}
+
+func TestPublicURLFollowsPort(t *testing.T) {
+	c, err := Load(env(map[string]string{"PORT": "8080"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PublicURL != "http://localhost:8080" {
+		t.Fatalf("PublicURL = %q", c.PublicURL)
+	}
+}
+
+func TestRequireServers(t *testing.T) {
+	c, _ := Load(env(nil))
+	err := c.RequireServers()
+	for _, want := range []string{"MONGODB_URI", "REDIS_URL", "HERALD_ENCRYPTION_KEY"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("RequireServers does not report %s: %v", want, err)
+		}
+	}
+}

@@ -1,0 +1,21 @@
+package herald
+
+import (
+	"context"
+
+	"github.com/heraldhq/herald/pkg/httpapi"
+)
+
+// NewAPI builds the HTTP API on the services.
+func (s *Services) NewAPI() *httpapi.Server {
+	return httpapi.New(httpapi.Deps{
+		Logger:       s.Logger,
+		Config:       s.Config,
+		Store:        s.Store,
+		Cipher:       s.Cipher,
+		Environments: s.Environments,
+		Subscribers:  s.Subscribers,
+		Integrations: s.Integrations,
+		Ready:        func(ctx context.Context) error { return s.Ready(ctx) },
+	})
+}

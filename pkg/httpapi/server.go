@@ -1,0 +1,91 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/heraldhq/herald/pkg/config"
+	"github.com/heraldhq/herald/pkg/environment"
+	"github.com/heraldhq/herald/pkg/integration"
+	"github.com/heraldhq/herald/pkg/secret"
+	"github.com/heraldhq/herald/pkg/store"
+	"github.com/heraldhq/herald/pkg/subscriber"
+)
+
+// Deps are what the API needs; the app wiring builds them.
+type Deps struct {
+	Logger       *slog.Logger
+	Config       config.Config
+	Store        *store.Store
+	Cipher       *secret.Cipher
+	Environments *environment.Store
+	Subscribers  *subscriber.Store
+	Integrations *integration.Store
+	// Ready reports whether the backing services answer (GET /readyz).
+	Ready func(ctx context.Context) error
+}
+
+// Server is the HTTP API.
+type Server struct {
+	Deps
+	echo *echo.Echo
+}
+
+// New builds the API and registers its routes.
+func New(d Deps) *Server {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = newErrorHandler(d.Logger)
+	s := &Server{Deps: d, echo: e}
+	e.Use(s.requestLog, s.recoverPanics)
+
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", s.readyz)
+
+	v1 := e.Group("/v1")
+	api := v1.Group("", s.authenticate)
+	api.GET("/environments/me", s.environmentMe)
+	api.GET("/environments/api-keys", s.environmentAPIKeys)
+
+	api.POST("/subscribers", s.createSubscriber)
+	api.GET("/subscribers", s.listSubscribers)
+	api.POST("/subscribers/bulk", s.bulkCreateSubscribers)
+	api.GET("/subscribers/:subscriberId", s.getSubscriber)
+	api.PUT("/subscribers/:subscriberId", s.updateSubscriber)
+	api.DELETE("/subscribers/:subscriberId", s.deleteSubscriber)
+	api.PUT("/subscribers/:subscriberId/credentials", s.putCredentials)
+	api.PATCH("/subscribers/:subscriberId/credentials", s.patchCredentials)
+	api.DELETE("/subscribers/:subscriberId/credentials/:providerId", s.deleteCredentials)
+
+	api.POST("/integrations", s.createIntegration)
+	api.GET("/integrations", s.listIntegrations)
+	api.GET("/integrations/active", s.listActiveIntegrations)
+	api.GET("/integrations/:integrationId", s.getIntegration)
+	api.PUT("/integrations/:integrationId", s.updateIntegration)
+	api.DELETE("/integrations/:integrationId", s.deleteIntegration)
+	return s
+}
+
+// Echo exposes the router so other packages (workflows, OAuth, dashboard) can add routes.
+func (s *Server) Echo() *echo.Echo { return s.echo }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+func (s *Server) readyz(c echo.Context) error {
+	if s.Ready == nil {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Ready(ctx); err != nil {
+		s.Logger.Warn("not ready", "error", err.Error())
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
