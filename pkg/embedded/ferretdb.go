@@ -18,7 +18,9 @@ type FerretDBOptions struct {
 	SQLiteDir string
 	// PostgreSQLURL selects the PostgreSQL backend.
 	PostgreSQLURL string
-	// Logger receives FerretDB's own logs; nil discards them below warnings.
+	// Logger receives FerretDB's own logs; nil discards them. FerretDB logs
+	// every failed query at ERROR, including unique-index violations that
+	// Herald expects and handles, so its output is noise by default.
 	Logger *slog.Logger
 }
 
@@ -51,7 +53,7 @@ func StartFerretDB(opts FerretDBOptions) (*FerretDB, error) {
 	}
 	logger := opts.Logger
 	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+		logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Logger = logger
 	f, err := ferretdb.New(cfg)

@@ -38,9 +38,6 @@ func (b *credentialsBody) validate() []string {
 		return problems
 	}
 	cr := b.Credentials
-	if cr.WebhookURL == "" && cr.Channel == "" && len(cr.DeviceTokens) == 0 {
-		problems = append(problems, "credentials must contain webhookUrl, channel or deviceTokens")
-	}
 	if cr.WebhookURL != "" {
 		u, err := url.Parse(cr.WebhookURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -111,6 +108,9 @@ func (s *Server) setCredentials(c echo.Context, merge bool) error {
 	ch, err := s.resolveChannel(c, body)
 	if err != nil {
 		return err
+	}
+	if cr := body.Credentials; cr.WebhookURL == "" && cr.Channel == "" && len(cr.DeviceTokens) == 0 {
+		merge = false // empty credentials unset the channel's credentials (the SDK's unsetCredentials)
 	}
 	sub, err := s.Subscribers.SetCredentials(c.Request().Context(), env.ID, id, ch, merge)
 	if err != nil {

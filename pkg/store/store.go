@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -126,5 +127,18 @@ func ParseID(hex string) (primitive.ObjectID, error) {
 // Now returns the current time truncated to milliseconds, as BSON stores it.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
-// IsDuplicateKey reports whether err is a unique index violation.
-func IsDuplicateKey(err error) bool { return mongo.IsDuplicateKeyError(err) }
+// IsDuplicateKey reports whether err is a unique index violation. FerretDB v1
+// reports some violations (findAndModify on PostgreSQL or SQLite) as an
+// InternalError carrying the backend's message rather than code 11000, so the
+// message is checked too.
+func IsDuplicateKey(err error) bool {
+	if err == nil {
+		return false
+	}
+	if mongo.IsDuplicateKeyError(err) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "duplicate key value violates unique constraint") ||
+		strings.Contains(msg, "UNIQUE constraint failed")
+}

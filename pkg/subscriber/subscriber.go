@@ -147,10 +147,20 @@ type BulkItem struct {
 
 // BulkUpsert upserts items in one unordered bulk write and reports, per item
 // index, whether it was created. Items that failed are in failed (index → error).
+// Which items exist is read first with one $in query: FerretDB v1 reports
+// wrong indexes for upserted documents in a bulk write.
 func (s *Store) BulkUpsert(ctx context.Context, env, org primitive.ObjectID, items []BulkItem) (created map[int]bool, failed map[int]error, err error) {
 	created, failed = map[int]bool{}, map[int]error{}
 	if len(items) == 0 {
 		return created, failed, nil
+	}
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.SubscriberID
+	}
+	existing, err := s.existingIDs(ctx, env, ids)
+	if err != nil {
+		return nil, nil, err
 	}
 	models := make([]mongo.WriteModel, len(items))
 	for i, it := range items {
@@ -159,7 +169,7 @@ func (s *Store) BulkUpsert(ctx context.Context, env, org primitive.ObjectID, ite
 			SetUpdate(upsertUpdate(org, it.Profile)).
 			SetUpsert(true)
 	}
-	res, err := s.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	_, err = s.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 	var bwe mongo.BulkWriteException
 	if errors.As(err, &bwe) {
 		for _, we := range bwe.WriteErrors {
@@ -170,12 +180,31 @@ func (s *Store) BulkUpsert(ctx context.Context, env, org primitive.ObjectID, ite
 	if err != nil {
 		return nil, nil, fmt.Errorf("subscriber: bulk upsert: %w", err)
 	}
-	if res != nil {
-		for idx := range res.UpsertedIDs {
-			created[int(idx)] = true
+	for i, it := range items {
+		if failed[i] == nil && !existing[it.SubscriberID] {
+			created[i] = true
 		}
 	}
 	return created, failed, nil
+}
+
+func (s *Store) existingIDs(ctx context.Context, env primitive.ObjectID, ids []string) (map[string]bool, error) {
+	cur, err := s.coll.Find(ctx, bson.M{"_environmentId": env, "subscriberId": bson.M{"$in": ids}},
+		options.Find().SetProjection(bson.M{"subscriberId": 1}))
+	if err != nil {
+		return nil, fmt.Errorf("subscriber: find existing: %w", err)
+	}
+	var docs []struct {
+		SubscriberID string `bson:"subscriberId"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("subscriber: find existing: %w", err)
+	}
+	out := make(map[string]bool, len(docs))
+	for _, d := range docs {
+		out[d.SubscriberID] = true
+	}
+	return out, nil
 }
 
 // Update changes the given fields of an existing subscriber.

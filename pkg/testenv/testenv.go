@@ -195,7 +195,7 @@ func startRedis() {
 	defer c.Close()
 	if err = c.Ping(ctx).Err(); err != nil {
 		if InCI() {
-			redisErr = fmt.Errorf("Redis not reachable at %s: %w", opt.Addr, err)
+			redisErr = fmt.Errorf("redis not reachable at %s: %w", opt.Addr, err)
 			return
 		}
 		mr, merr := embedded.StartRedis()
