@@ -4,7 +4,7 @@ GO            ?= go
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_FLAGS    ?= -count=1 -timeout 30m
 
-.PHONY: run api-key test lint tidy build bench clean $(addprefix test/,$(MODULES)) $(addprefix lint/,$(MODULES)) $(addprefix tidy/,$(MODULES))
+.PHONY: run api-key sink test lint tidy build bench clean $(addprefix test/,$(MODULES)) $(addprefix lint/,$(MODULES)) $(addprefix tidy/,$(MODULES))
 
 ## run: start Herald (API + worker) on embedded backends at http://localhost:3000
 run:
@@ -13,6 +13,10 @@ run:
 ## api-key: print the Development environment's API key of the local ./data
 api-key:
 	@$(GO) run ./apps/standalone api-key
+
+## sink: a local webhook receiver on :4000 that prints what Herald delivers
+sink:
+	$(GO) run ./apps/standalone webhook-sink -addr 127.0.0.1:4000
 
 ## test: run every module's tests against real Redis and FerretDB
 test: $(addprefix test/,$(MODULES))

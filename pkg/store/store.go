@@ -92,26 +92,61 @@ var indexes = []index{
 	{OAuthStates, bson.D{{Key: "nonce", Value: 1}}, true},
 }
 
-// EnsureIndexes creates every index; it is idempotent.
+// EnsureIndexes creates every missing index; it is idempotent. Existing
+// indexes are listed first and skipped: FerretDB v1 on SQLite fails when asked
+// to create an index that already exists.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	byColl := map[string][]mongo.IndexModel{}
-	var order []string
+	existing := map[string]map[string]bool{}
 	for _, ix := range indexes {
-		if _, ok := byColl[ix.collection]; !ok {
-			order = append(order, ix.collection)
+		names, ok := existing[ix.collection]
+		if !ok {
+			var err error
+			if names, err = s.indexNames(ctx, ix.collection); err != nil {
+				return err
+			}
+			existing[ix.collection] = names
 		}
-		m := mongo.IndexModel{Keys: ix.keys}
+		name := indexName(ix.keys)
+		if names[name] {
+			continue
+		}
+		opts := options.Index().SetName(name)
 		if ix.unique {
-			m.Options = options.Index().SetUnique(true)
+			opts.SetUnique(true)
 		}
-		byColl[ix.collection] = append(byColl[ix.collection], m)
-	}
-	for _, c := range order {
-		if _, err := s.C(c).Indexes().CreateMany(ctx, byColl[c]); err != nil {
-			return fmt.Errorf("create indexes on %s: %w", c, err)
+		if _, err := s.C(ix.collection).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys, Options: opts}); err != nil {
+			return fmt.Errorf("create index %s on %s: %w", name, ix.collection, err)
 		}
+		names[name] = true
 	}
 	return nil
+}
+
+func (s *Store) indexNames(ctx context.Context, coll string) (map[string]bool, error) {
+	names := map[string]bool{}
+	cur, err := s.C(coll).Indexes().List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list indexes on %s: %w", coll, err)
+	}
+	var specs []struct {
+		Name string `bson:"name"`
+	}
+	if err := cur.All(ctx, &specs); err != nil {
+		return nil, fmt.Errorf("list indexes on %s: %w", coll, err)
+	}
+	for _, sp := range specs {
+		names[sp.Name] = true
+	}
+	return names, nil
+}
+
+// indexName is MongoDB's default name for an index: field_direction pairs.
+func indexName(keys bson.D) string {
+	parts := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		parts = append(parts, k.Key, fmt.Sprint(k.Value))
+	}
+	return strings.Join(parts, "_")
 }
 
 // ParseID parses an ObjectId hex string; a malformed id is reported as ErrNotFound,

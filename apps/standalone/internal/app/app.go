@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/heraldhq/herald/apps/standalone/internal/sink"
 	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/embedded"
 	"github.com/heraldhq/herald/pkg/environment"
@@ -39,8 +41,8 @@ type App struct {
 }
 
 // New starts the embedded backends as needed and connects to them.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, err error) {
-	a = &App{cfg: cfg, log: log}
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err error) {
+	a := &App{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			a.closeBackends()
@@ -165,8 +167,10 @@ func Run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 		return serve(ctx, cfg, log, stdout, stderr)
 	case "api-key":
 		return printAPIKey(ctx, cfg, log, stdout, stderr)
+	case "webhook-sink":
+		return runSink(ctx, args[2:], stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "herald: unknown command %q (commands: serve, api-key)\n", cmd)
+		fmt.Fprintf(stderr, "herald: unknown command %q (commands: serve, api-key, webhook-sink)\n", cmd)
 		return 2
 	}
 }
@@ -216,5 +220,28 @@ func printAPIKey(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 		return 1
 	}
 	fmt.Fprintln(stdout, key)
+	return 0
+}
+
+// runSink serves a local webhook receiver that prints what it gets.
+func runSink(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("webhook-sink", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:4000", "listen address")
+	quiet := fs.Bool("quiet", false, "count posts without printing them")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	s := sink.New(stdout, *quiet)
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	srv, err := herald.Listen(*addr, s, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "webhook-sink: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "webhook sink listening on http://%s/ (answers like a Slack incoming webhook)\n", srv.Addr())
+	<-ctx.Done()
+	_ = srv.Shutdown(context.Background())
+	fmt.Fprintf(stdout, "webhook sink received %d posts\n", s.Received())
 	return 0
 }
