@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/pkg/netguard"
 	"github.com/heraldhq/herald/pkg/secret"
 )
 
@@ -27,7 +28,10 @@ type Config struct {
 	SlackAuthorizeURL string // SLACK_OAUTH_AUTHORIZE_URL
 	SlackAPIURL       string // SLACK_API_URL
 
-	AllowPrivateTargets bool // HERALD_ALLOW_PRIVATE_TARGETS
+	AllowPrivateTargets  bool     // HERALD_ALLOW_PRIVATE_TARGETS=true
+	AllowLoopbackTargets bool     // HERALD_ALLOW_PRIVATE_TARGETS=loopback
+	PrivateTargetsSet    bool     // whether HERALD_ALLOW_PRIVATE_TARGETS was given
+	SlackWebhookHosts    []string // SLACK_WEBHOOK_HOSTS
 
 	LogLevel  slog.Level // LOG_LEVEL
 	LogFormat string     // LOG_FORMAT: json or text
@@ -45,20 +49,33 @@ type Getenv func(string) string
 func Load(getenv Getenv) (Config, error) {
 	p := parser{getenv: getenv}
 	c := Config{
-		Port:                p.int("PORT", 3000, 0, 65535),
-		DataDir:             p.str("HERALD_DATA_DIR", "./data"),
-		APIKey:              secret.String(p.str("HERALD_API_KEY", "")),
-		MongoURI:            secret.String(p.str("MONGODB_URI", "")),
-		MongoDatabase:       p.str("MONGODB_DATABASE", "herald"),
-		RedisURL:            secret.String(p.str("REDIS_URL", "")),
-		SlackAuthorizeURL:   p.url("SLACK_OAUTH_AUTHORIZE_URL", "https://slack.com/oauth/v2/authorize"),
-		SlackAPIURL:         p.url("SLACK_API_URL", "https://slack.com/api/"),
-		AllowPrivateTargets: p.bool("HERALD_ALLOW_PRIVATE_TARGETS", false),
-		LogFormat:           p.oneOf("LOG_FORMAT", "json", "json", "text"),
-		WorkerConcurrency:   p.int("WORKER_CONCURRENCY", 20, 1, 1000),
-		CacheTTL:            p.duration("HERALD_CACHE_TTL", 5*time.Second),
-		ProviderTimeout:     p.duration("HERALD_PROVIDER_TIMEOUT", 10*time.Second),
-		ShutdownTimeout:     p.duration("HERALD_SHUTDOWN_TIMEOUT", 20*time.Second),
+		Port:              p.int("PORT", 3000, 0, 65535),
+		DataDir:           p.str("HERALD_DATA_DIR", "./data"),
+		APIKey:            secret.String(p.str("HERALD_API_KEY", "")),
+		MongoURI:          secret.String(p.str("MONGODB_URI", "")),
+		MongoDatabase:     p.str("MONGODB_DATABASE", "herald"),
+		RedisURL:          secret.String(p.str("REDIS_URL", "")),
+		SlackAuthorizeURL: p.url("SLACK_OAUTH_AUTHORIZE_URL", "https://slack.com/oauth/v2/authorize"),
+		SlackAPIURL:       p.url("SLACK_API_URL", "https://slack.com/api/"),
+		LogFormat:         p.oneOf("LOG_FORMAT", "json", "json", "text"),
+		WorkerConcurrency: p.int("WORKER_CONCURRENCY", 20, 1, 1000),
+		CacheTTL:          p.duration("HERALD_CACHE_TTL", 5*time.Second),
+		ProviderTimeout:   p.duration("HERALD_PROVIDER_TIMEOUT", 10*time.Second),
+		ShutdownTimeout:   p.duration("HERALD_SHUTDOWN_TIMEOUT", 20*time.Second),
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv("HERALD_ALLOW_PRIVATE_TARGETS"))); v {
+	case "":
+	case "loopback":
+		c.AllowLoopbackTargets, c.PrivateTargetsSet = true, true
+	default:
+		c.AllowPrivateTargets = p.bool("HERALD_ALLOW_PRIVATE_TARGETS", false)
+		c.AllowLoopbackTargets = c.AllowPrivateTargets
+		c.PrivateTargetsSet = true
+	}
+	for _, h := range strings.Split(p.str("SLACK_WEBHOOK_HOSTS", "hooks.slack.com"), ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			c.SlackWebhookHosts = append(c.SlackWebhookHosts, h)
+		}
 	}
 	c.PublicURL = strings.TrimRight(p.url("HERALD_PUBLIC_URL", fmt.Sprintf("http://localhost:%d", c.Port)), "/")
 	if !strings.HasSuffix(c.SlackAPIURL, "/") {
@@ -187,4 +204,9 @@ func (p *parser) oneOf(name, def string, allowed ...string) string {
 	}
 	p.fail(name, v, "must be one of "+strings.Join(allowed, ", "))
 	return def
+}
+
+// TargetPolicy is the outbound-request policy the configuration asks for.
+func (c Config) TargetPolicy() netguard.Policy {
+	return netguard.Policy{AllowLoopback: c.AllowLoopbackTargets || c.AllowPrivateTargets, AllowPrivate: c.AllowPrivateTargets}
 }

@@ -67,3 +67,33 @@ func TestRequireServers(t *testing.T) {
 		}
 	}
 }
+
+func TestPrivateTargets(t *testing.T) {
+	cases := []struct {
+		v                       string
+		loopback, private, set bool
+		bad                     bool
+	}{
+		{"", false, false, false, false},
+		{"loopback", true, false, true, false},
+		{"true", true, true, true, false},
+		{"false", false, false, true, false},
+		{"maybe", false, false, true, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.v, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"HERALD_ALLOW_PRIVATE_TARGETS": tc.v}))
+			if (err != nil) != tc.bad {
+				t.Fatalf("err = %v", err)
+			}
+			p := c.TargetPolicy()
+			if p.AllowLoopback != tc.loopback || p.AllowPrivate != tc.private || c.PrivateTargetsSet != tc.set {
+				t.Fatalf("policy %+v set=%v", p, c.PrivateTargetsSet)
+			}
+		})
+	}
+	c, _ := Load(env(map[string]string{"SLACK_WEBHOOK_HOSTS": "hooks.slack.com, .hooks.example.com"}))
+	if len(c.SlackWebhookHosts) != 2 || c.SlackWebhookHosts[1] != ".hooks.example.com" {
+		t.Fatalf("hosts %v", c.SlackWebhookHosts)
+	}
+}

@@ -157,6 +157,10 @@ func Run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 	if getenv("LOG_FORMAT") == "" {
 		cfg.LogFormat = "text"
 	}
+	if !cfg.PrivateTargetsSet {
+		// Local development: let webhooks reach receivers on this machine.
+		cfg.AllowLoopbackTargets = true
+	}
 	log := herald.NewLogger(cfg, stderr)
 	cmd := ""
 	if len(args) > 1 {
@@ -195,6 +199,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout, std
 		fmt.Fprintf(stdout, "Created the %q environment with the API key from HERALD_API_KEY.\n", a.Environment.Name)
 	default:
 		fmt.Fprintf(stdout, "Environment %q. Print its API key again with: make api-key\n", a.Environment.Name)
+	}
+	if cfg.AllowPrivateTargets {
+		fmt.Fprintln(stdout, "Outbound webhooks may reach private and loopback addresses over plain http (HERALD_ALLOW_PRIVATE_TARGETS=true): development only.")
+	} else if cfg.AllowLoopbackTargets {
+		fmt.Fprintln(stdout, "Outbound webhooks may reach loopback addresses (127.0.0.1, localhost) for local development; set HERALD_ALLOW_PRIVATE_TARGETS=false to refuse them.")
 	}
 	fmt.Fprintf(stdout, "Try: curl -H \"Authorization: ApiKey $KEY\" %s/v1/environments/me\n\n", base)
 	<-ctx.Done()
