@@ -37,8 +37,7 @@ type fakeSlack struct {
 	srv *httptest.Server
 
 	mu        sync.Mutex
-	deny      bool // authorize answers error=access_denied
-	noWebhook bool // oauth.v2.access grants no incoming_webhook
+	mode      string // "deny": authorize answers error=access_denied; "nowebhook": no incoming_webhook; "down": 503
 	exchanges []url.Values
 	authorize []url.Values
 }
@@ -57,7 +56,7 @@ func (f *fakeSlack) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f.mu.Lock()
 	f.authorize = append(f.authorize, q)
-	deny := f.deny
+	deny := f.mode == "deny"
 	f.mu.Unlock()
 	if q.Get("client_id") != clientID || q.Get("scope") != "incoming-webhook" || q.Get("state") == "" ||
 		!strings.HasPrefix(q.Get("redirect_uri"), publicURL+"/v1/subscribers/") {
@@ -84,8 +83,12 @@ func (f *fakeSlack) handleAccess(w http.ResponseWriter, r *http.Request) {
 	form := r.PostForm
 	f.mu.Lock()
 	f.exchanges = append(f.exchanges, form)
-	noWebhook := f.noWebhook
+	noWebhook, down := f.mode == "nowebhook", f.mode == "down"
 	f.mu.Unlock()
+	if down {
+		http.Error(w, "upstream connect error", http.StatusServiceUnavailable)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if form.Get("client_id") != clientID || form.Get("client_secret") != clientSecret {
 		_, _ = io.WriteString(w, `{"ok":false,"error":"invalid_client_id"}`)
@@ -104,10 +107,10 @@ func (f *fakeSlack) handleAccess(w http.ResponseWriter, r *http.Request) {
 		`"team":{"id":"T9TK3CUKW","name":"Slack Softball Team"},"enterprise":null,"is_enterprise_install":false%s}`, hook)
 }
 
-func (f *fakeSlack) set(deny, noWebhook bool) {
+func (f *fakeSlack) set(mode string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.deny, f.noWebhook = deny, noWebhook
+	f.mode = mode
 }
 
 func (f *fakeSlack) exchangeCount() int {
@@ -484,14 +487,16 @@ func TestSlackOAuthFailuresStoreNothing(t *testing.T) {
 		status int
 		text   []string
 	}{
-		{"access denied on Slack", func(oe *oauthEnv) { oe.slack.set(true, false) }, nil, 400,
+		{"access denied on Slack", func(oe *oauthEnv) { oe.slack.set("deny") }, nil, 400,
 			[]string{"cancelled on Slack", "access_denied"}},
 		{"Slack answers ok:false", nil, func(cb string) string { return strings.Replace(cb, "code="+goodCode, "code=expired-code", 1) },
 			400, []string{"Slack refused the connection (invalid_code)", "slack_error"}},
 		{"no code", nil, func(cb string) string { return strings.Replace(cb, "code="+goodCode, "", 1) },
 			400, []string{"missing_code"}},
-		{"grant without incoming webhook", func(oe *oauthEnv) { oe.slack.set(false, true) }, nil, 502,
+		{"grant without incoming webhook", func(oe *oauthEnv) { oe.slack.set("nowebhook") }, nil, 502,
 			[]string{"no_webhook"}},
+		{"Slack unavailable", func(oe *oauthEnv) { oe.slack.set("down") }, nil, 502,
+			[]string{"could not be reached", "slack_unavailable"}},
 		{"Slack sends another error", nil, func(cb string) string {
 			return strings.Replace(cb, "code="+goodCode, "error=%3Cb%3Einvalid_scope%3C%2Fb%3E", 1)
 		}, 400, []string{"(binvalid_scopeb)"}},
@@ -528,14 +533,14 @@ func TestSlackOAuthRedirectURL(t *testing.T) {
 	const redirect = "https://app.example.com/settings/slack?tab=alerts"
 	cases := []struct {
 		name   string
-		deny   bool
+		mode   string
 		code   string
 		want   url.Values
 		stored bool
 	}{
-		{"success", false, goodCode, url.Values{"tab": {"alerts"}, "status": {"success"}}, true},
-		{"access denied", true, "", url.Values{"tab": {"alerts"}, "status": {"error"}, "reason": {"access_denied"}}, false},
-		{"Slack ok:false", false, "bad-code", url.Values{"tab": {"alerts"}, "status": {"error"}, "reason": {"slack_error"},
+		{"success", "", goodCode, url.Values{"tab": {"alerts"}, "status": {"success"}}, true},
+		{"access denied", "deny", "", url.Values{"tab": {"alerts"}, "status": {"error"}, "reason": {"access_denied"}}, false},
+		{"Slack ok:false", "", "bad-code", url.Values{"tab": {"alerts"}, "status": {"error"}, "reason": {"slack_error"},
 			"slack_error": {"invalid_code"}}, false},
 	}
 	for _, tc := range cases {
@@ -543,7 +548,7 @@ func TestSlackOAuthRedirectURL(t *testing.T) {
 			oe := newOAuthEnv(t, integrationOpts{redirectURL: redirect})
 			const sub = "grace"
 			authorize := oe.toSlack(t, oe.shareableURL(t, sub))
-			oe.slack.set(tc.deny, false)
+			oe.slack.set(tc.mode)
 			callback := oe.approve(t, authorize)
 			if tc.code != "" {
 				callback = strings.Replace(callback, "code="+goodCode, "code="+tc.code, 1)
