@@ -30,7 +30,8 @@ type Deps struct {
 	Environments *environment.Store
 	Integrations *integration.Store
 	Subscribers  *subscriber.Store
-	// HTTPClient calls Slack's API; it must have a timeout.
+	// HTTPClient calls Slack's API; it should have a timeout (nil: one
+	// with a 10 s timeout).
 	HTTPClient *http.Client
 	// AuthorizeURL is Slack's authorize page (SLACK_OAUTH_AUTHORIZE_URL).
 	AuthorizeURL string
@@ -63,6 +64,10 @@ func New(d Deps) *Service {
 	if now == nil {
 		now = time.Now
 	}
+	client := d.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
 	api := d.APIURL
 	if !strings.HasSuffix(api, "/") {
 		api += "/"
@@ -71,7 +76,7 @@ func New(d Deps) *Service {
 		log: d.Logger, envs: d.Environments, ints: d.Integrations, subs: d.Subscribers,
 		signer:    NewSigner(d.Cipher.DeriveKey(KeyPurpose)),
 		nonces:    &nonceStore{coll: d.Store.C(store.OAuthStates)},
-		x:         exchanger{client: d.HTTPClient, apiURL: api},
+		x:         exchanger{client: client, apiURL: api},
 		authorize: d.AuthorizeURL,
 		publicURL: strings.TrimRight(d.PublicURL, "/"),
 		now:       now,
