@@ -17,5 +17,6 @@ func (s *Services) NewAPI() *httpapi.Server {
 		Subscribers:  s.Subscribers,
 		Integrations: s.Integrations,
 		Ready:        func(ctx context.Context) error { return s.Ready(ctx) },
+		SlackOAuth:   s.NewSlackOAuth(),
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/pkg/environment"
 	"github.com/heraldhq/herald/pkg/integration"
 	"github.com/heraldhq/herald/pkg/secret"
+	"github.com/heraldhq/herald/pkg/slackoauth"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/subscriber"
 )
@@ -27,6 +28,8 @@ type Deps struct {
 	Integrations *integration.Store
 	// Ready reports whether the backing services answer (GET /readyz).
 	Ready func(ctx context.Context) error
+	// SlackOAuth runs the "Add to Slack" round trip.
+	SlackOAuth *slackoauth.Service
 }
 
 // Server is the HTTP API.
@@ -68,6 +71,7 @@ func New(d Deps) *Server {
 	api.GET("/integrations/:integrationId", s.getIntegration)
 	api.PUT("/integrations/:integrationId", s.updateIntegration)
 	api.DELETE("/integrations/:integrationId", s.deleteIntegration)
+	s.registerSlackOAuth(v1, api)
 	return s
 }
 
