@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/subscriber"
+	"github.com/heraldhq/herald/pkg/topic"
 )
 
 // Deps are what the API needs; the app wiring builds them.
@@ -25,6 +26,7 @@ type Deps struct {
 	Environments *environment.Store
 	Subscribers  *subscriber.Store
 	Integrations *integration.Store
+	Topics       *topic.Store
 	// Ready reports whether the backing services answer (GET /readyz).
 	Ready func(ctx context.Context) error
 }
@@ -68,6 +70,8 @@ func New(d Deps) *Server {
 	api.GET("/integrations/:integrationId", s.getIntegration)
 	api.PUT("/integrations/:integrationId", s.updateIntegration)
 	api.DELETE("/integrations/:integrationId", s.deleteIntegration)
+
+	s.registerTopicRoutes(api)
 	return s
 }
 
