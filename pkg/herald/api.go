@@ -16,6 +16,7 @@ func (s *Services) NewAPI() *httpapi.Server {
 		Environments: s.Environments,
 		Subscribers:  s.Subscribers,
 		Integrations: s.Integrations,
+		Topics:       s.Topics,
 		Ready:        func(ctx context.Context) error { return s.Ready(ctx) },
 		SlackOAuth:   s.NewSlackOAuth(),
 	})

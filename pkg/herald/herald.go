@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/subscriber"
+	"github.com/heraldhq/herald/pkg/topic"
 )
 
 // NewLogger returns the JSON (or text) slog logger configured by cfg.
@@ -37,6 +38,7 @@ type Services struct {
 	Environments *environment.Store
 	Subscribers  *subscriber.Store
 	Integrations *integration.Store
+	Topics       *topic.Store
 }
 
 // Open connects to the database (mongoURI) and Redis (redisURL), creates
@@ -73,6 +75,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mongoURI, re
 		Environments: environment.NewStore(st, cipher, cfg.CacheTTL),
 		Subscribers:  subscriber.NewStore(st, cipher),
 		Integrations: integration.NewStore(st, cipher),
+		Topics:       topic.NewStore(st),
 	}, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/pkg/slackoauth"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/subscriber"
+	"github.com/heraldhq/herald/pkg/topic"
 )
 
 // Deps are what the API needs; the app wiring builds them.
@@ -26,6 +27,7 @@ type Deps struct {
 	Environments *environment.Store
 	Subscribers  *subscriber.Store
 	Integrations *integration.Store
+	Topics       *topic.Store
 	// Ready reports whether the backing services answer (GET /readyz).
 	Ready func(ctx context.Context) error
 	// SlackOAuth runs the "Add to Slack" round trip.
@@ -72,6 +74,7 @@ func New(d Deps) *Server {
 	api.PUT("/integrations/:integrationId", s.updateIntegration)
 	api.DELETE("/integrations/:integrationId", s.deleteIntegration)
 	s.registerSlackOAuth(v1, api)
+	s.registerTopicRoutes(api)
 	return s
 }
 

@@ -21,6 +21,7 @@ const (
 	Integrations     = "integrations"
 	Workflows        = "workflows"
 	Topics           = "topics"
+	TopicSubscribers = "topic_subscribers"
 	Notifications    = "notifications"
 	Messages         = "messages"
 	ExecutionDetails = "execution_details"
@@ -83,6 +84,7 @@ var indexes = []index{
 	{Integrations, bson.D{{Key: "_environmentId", Value: 1}, {Key: "identifier", Value: 1}}, true},
 	{Workflows, bson.D{{Key: "_environmentId", Value: 1}, {Key: "triggerIdentifier", Value: 1}}, true},
 	{Topics, bson.D{{Key: "_environmentId", Value: 1}, {Key: "key", Value: 1}}, true},
+	{TopicSubscribers, bson.D{{Key: "_environmentId", Value: 1}, {Key: "topicKey", Value: 1}, {Key: "subscriberId", Value: 1}}, true},
 	{Notifications, bson.D{{Key: "_environmentId", Value: 1}, {Key: "createdAt", Value: -1}}, false},
 	{Notifications, bson.D{{Key: "_environmentId", Value: 1}, {Key: "transactionId", Value: 1}}, false},
 	{Messages, bson.D{{Key: "_environmentId", Value: 1}, {Key: "createdAt", Value: -1}}, false},
