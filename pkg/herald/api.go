@@ -16,6 +16,10 @@ func (s *Services) NewAPI() *httpapi.Server {
 		Environments: s.Environments,
 		Subscribers:  s.Subscribers,
 		Integrations: s.Integrations,
+		Workflows:    s.Workflows,
+		Templates:    s.Templates,
+		Deliveries:   s.Deliveries,
+		Queue:        s.Queue,
 		Ready:        func(ctx context.Context) error { return s.Ready(ctx) },
 	})
 }

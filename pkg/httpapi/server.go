@@ -9,11 +9,14 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/heraldhq/herald/pkg/config"
+	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/environment"
 	"github.com/heraldhq/herald/pkg/integration"
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/subscriber"
+	"github.com/heraldhq/herald/pkg/template"
+	"github.com/heraldhq/herald/pkg/workflow"
 )
 
 // Deps are what the API needs; the app wiring builds them.
@@ -25,6 +28,11 @@ type Deps struct {
 	Environments *environment.Store
 	Subscribers  *subscriber.Store
 	Integrations *integration.Store
+	Workflows    *workflow.Store
+	Templates    *template.Engine
+	Deliveries   *delivery.Log
+	// Queue receives trigger tasks; *asynq.Client implements it.
+	Queue delivery.Enqueuer
 	// Ready reports whether the backing services answer (GET /readyz).
 	Ready func(ctx context.Context) error
 }
@@ -68,6 +76,10 @@ func New(d Deps) *Server {
 	api.GET("/integrations/:integrationId", s.getIntegration)
 	api.PUT("/integrations/:integrationId", s.updateIntegration)
 	api.DELETE("/integrations/:integrationId", s.deleteIntegration)
+
+	s.workflowRoutes(api)
+	s.triggerRoutes(api)
+	s.deliveryLogRoutes(api)
 	return s
 }
 
