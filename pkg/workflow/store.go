@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -87,11 +88,22 @@ func (s *Store) Replace(ctx context.Context, w *Workflow) error {
 	if err != nil {
 		return err
 	}
+	if old.TriggerIdentifier != w.TriggerIdentifier {
+		// FerretDB v1 reports a unique violation on update as an internal
+		// error, so check first; the unique index still guards races.
+		other, err := s.findOne(ctx, bson.M{"_environmentId": w.EnvironmentID, "triggerIdentifier": w.TriggerIdentifier})
+		if err == nil && other.ID != w.ID {
+			return ErrDuplicateIdentifier
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
 	w.CreatedAt, w.UpdatedAt = old.CreatedAt, store.Now()
 	assignIDs(w)
 	res, err := s.coll.ReplaceOne(ctx, bson.M{"_id": w.ID, "_environmentId": w.EnvironmentID}, w)
 	switch {
-	case store.IsDuplicateKey(err):
+	case store.IsDuplicateKey(err) || (err != nil && strings.Contains(err.Error(), "duplicate key")):
 		return ErrDuplicateIdentifier
 	case err != nil:
 		return fmt.Errorf("workflow: update: %w", err)
