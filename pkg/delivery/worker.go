@@ -64,12 +64,6 @@ func (w *Worker) ServerConfig(concurrency int) asynq.Config {
 		TaskCheckInterval: TaskCheckInterval,
 		Queues:            map[string]int{QueueDeliver: 6, QueueTrigger: 3},
 		RetryDelayFunc:    RetryDelay,
-		// A provider's answer is not a worker failure worth alarming about;
-		// asynq still retries the task.
-		IsFailure: func(err error) bool {
-			var ne *notify.Error
-			return !errors.As(err, &ne)
-		},
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			n, _ := asynq.GetRetryCount(ctx)
 			w.Logger.Warn("task failed", "task_type", t.Type(), "attempt", n+1, "error", err.Error())
