@@ -24,6 +24,7 @@ const (
 	RateLimited
 )
 
+// String names the kind (used in logs and execution details).
 func (k Kind) String() string {
 	switch k {
 	case Permanent:
