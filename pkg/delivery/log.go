@@ -314,9 +314,9 @@ func (l *Log) MessagesOf(ctx context.Context, env primitive.ObjectID, notificati
 
 // MessageFilter selects messages; empty fields do not filter.
 type MessageFilter struct {
-	Channel       string
-	SubscriberID  string
-	TransactionID string
+	Channel        string
+	SubscriberID   string
+	TransactionIDs []string
 }
 
 // ListMessages returns a page of messages, newest first, and the total.
@@ -328,8 +328,8 @@ func (l *Log) ListMessages(ctx context.Context, env primitive.ObjectID, f Messag
 	if f.SubscriberID != "" {
 		q["subscriberId"] = f.SubscriberID
 	}
-	if f.TransactionID != "" {
-		q["transactionId"] = f.TransactionID
+	if len(f.TransactionIDs) > 0 {
+		q["transactionId"] = bson.M{"$in": f.TransactionIDs}
 	}
 	total, err := l.messages.CountDocuments(ctx, q)
 	if err != nil {

@@ -139,12 +139,7 @@ func (s *Server) listMessages(c echo.Context) error {
 	}
 	f := delivery.MessageFilter{
 		Channel: c.QueryParam("channel"), SubscriberID: c.QueryParam("subscriberId"),
-		TransactionID: c.QueryParam("transactionId"),
-	}
-	if f.TransactionID == "" {
-		if ids := queryList(c, "transactionId"); len(ids) > 0 {
-			f.TransactionID = ids[0]
-		}
+		TransactionIDs: queryList(c, "transactionId"),
 	}
 	list, total, err := s.Deliveries.ListMessages(c.Request().Context(), Env(c).ID, f, p, limit)
 	if err != nil {
