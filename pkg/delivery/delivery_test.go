@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/hibiken/asynq"
@@ -51,6 +52,9 @@ func TestRedeliveredTriggerIsIdempotent(t *testing.T) {
 	pending, err := insp.ListPendingTasks(delivery.QueueDeliver)
 	if err != nil || len(pending) != 1 {
 		t.Fatalf("deliver tasks after two runs: %d %v", len(pending), err)
+	}
+	if strings.Contains(string(pending[0].Payload), "hooks.example") {
+		t.Fatalf("plaintext webhook URL in the deliver task: %s", pending[0].Payload)
 	}
 	if err := w.HandleDeliver(ctx, asynq.NewTask(pending[0].Type, pending[0].Payload)); err != nil {
 		t.Fatal(err)
