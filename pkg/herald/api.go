@@ -17,6 +17,10 @@ func (s *Services) NewAPI() *httpapi.Server {
 		Subscribers:  s.Subscribers,
 		Integrations: s.Integrations,
 		Topics:       s.Topics,
+		Workflows:    s.Workflows,
+		Templates:    s.Templates,
+		Deliveries:   s.Deliveries,
+		Queue:        s.Queue,
 		Ready:        func(ctx context.Context) error { return s.Ready(ctx) },
 		SlackOAuth:   s.NewSlackOAuth(),
 	})

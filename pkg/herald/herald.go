@@ -7,15 +7,19 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/heraldhq/herald/pkg/config"
+	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/environment"
 	"github.com/heraldhq/herald/pkg/integration"
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/subscriber"
 	"github.com/heraldhq/herald/pkg/topic"
+	"github.com/heraldhq/herald/pkg/template"
+	"github.com/heraldhq/herald/pkg/workflow"
 )
 
 // NewLogger returns the JSON (or text) slog logger configured by cfg.
@@ -39,6 +43,13 @@ type Services struct {
 	Subscribers  *subscriber.Store
 	Integrations *integration.Store
 	Topics       *topic.Store
+	Workflows    *workflow.Store
+	Templates    *template.Engine
+	Deliveries   *delivery.Log
+	// Queue enqueues tasks on Redis; QueueRedis is its connection, shared
+	// by the worker.
+	Queue      *asynq.Client
+	QueueRedis asynq.RedisClientOpt
 }
 
 // Open connects to the database (mongoURI) and Redis (redisURL), creates
@@ -70,12 +81,18 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mongoURI, re
 		_ = st.Close(ctx)
 		return nil, err
 	}
+	qopt := QueueRedisOpt(ropts)
 	return &Services{
 		Config: cfg, Logger: log, Store: st, Redis: rdb, RedisOpts: ropts, Cipher: cipher,
 		Environments: environment.NewStore(st, cipher, cfg.CacheTTL),
 		Subscribers:  subscriber.NewStore(st, cipher),
 		Integrations: integration.NewStore(st, cipher),
 		Topics:       topic.NewStore(st),
+		Workflows:    workflow.NewStore(st, cfg.CacheTTL),
+		Templates:    template.NewEngine(10000),
+		Deliveries:   delivery.NewLog(st),
+		Queue:        asynq.NewClient(qopt),
+		QueueRedis:   qopt,
 	}, nil
 }
 
@@ -93,6 +110,7 @@ func (s *Services) Ready(ctx context.Context) error {
 
 // Close releases the connections.
 func (s *Services) Close(ctx context.Context) {
+	_ = s.Queue.Close()
 	_ = s.Redis.Close()
 	_ = s.Store.Close(ctx)
 }

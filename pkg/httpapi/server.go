@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/heraldhq/herald/pkg/config"
+	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/environment"
 	"github.com/heraldhq/herald/pkg/integration"
 	"github.com/heraldhq/herald/pkg/secret"
@@ -16,6 +17,8 @@ import (
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/subscriber"
 	"github.com/heraldhq/herald/pkg/topic"
+	"github.com/heraldhq/herald/pkg/template"
+	"github.com/heraldhq/herald/pkg/workflow"
 )
 
 // Deps are what the API needs; the app wiring builds them.
@@ -28,6 +31,11 @@ type Deps struct {
 	Subscribers  *subscriber.Store
 	Integrations *integration.Store
 	Topics       *topic.Store
+	Workflows    *workflow.Store
+	Templates    *template.Engine
+	Deliveries   *delivery.Log
+	// Queue receives trigger tasks; *asynq.Client implements it.
+	Queue delivery.Enqueuer
 	// Ready reports whether the backing services answer (GET /readyz).
 	Ready func(ctx context.Context) error
 	// SlackOAuth runs the "Add to Slack" round trip.
@@ -75,6 +83,10 @@ func New(d Deps) *Server {
 	api.DELETE("/integrations/:integrationId", s.deleteIntegration)
 	s.registerSlackOAuth(v1, api)
 	s.registerTopicRoutes(api)
+
+	s.workflowRoutes(api)
+	s.triggerRoutes(api)
+	s.deliveryLogRoutes(api)
 	return s
 }
 

@@ -89,6 +89,8 @@ var indexes = []index{
 	{Notifications, bson.D{{Key: "_environmentId", Value: 1}, {Key: "transactionId", Value: 1}}, false},
 	{Messages, bson.D{{Key: "_environmentId", Value: 1}, {Key: "createdAt", Value: -1}}, false},
 	{Messages, bson.D{{Key: "_notificationId", Value: 1}}, false},
+	{Messages, bson.D{{Key: "_environmentId", Value: 1}, {Key: "transactionId", Value: 1}}, false},
+	{Messages, bson.D{{Key: "_environmentId", Value: 1}, {Key: "subscriberId", Value: 1}}, false},
 	{ExecutionDetails, bson.D{{Key: "_notificationId", Value: 1}}, false},
 	{Transactions, bson.D{{Key: "_environmentId", Value: 1}, {Key: "transactionId", Value: 1}}, true},
 	{OAuthStates, bson.D{{Key: "nonce", Value: 1}}, true},

@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/environment"
 	"github.com/heraldhq/herald/pkg/herald"
+	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/testenv"
 )
@@ -61,6 +62,15 @@ func merge(base, loaded config.Config, kv map[string]string) config.Config {
 	}
 	if _, ok := kv["HERALD_API_KEY"]; ok {
 		base.APIKey = loaded.APIKey
+	}
+	if _, ok := kv["HERALD_ALLOW_PRIVATE_TARGETS"]; ok {
+		base.AllowPrivateTargets = loaded.AllowPrivateTargets
+	}
+	if _, ok := kv["WORKER_CONCURRENCY"]; ok {
+		base.WorkerConcurrency = loaded.WorkerConcurrency
+	}
+	if _, ok := kv["HERALD_PROVIDER_TIMEOUT"]; ok {
+		base.ProviderTimeout = loaded.ProviderTimeout
 	}
 	return base
 }
@@ -146,6 +156,29 @@ func New(t testing.TB, opts ...Option) *Env {
 		Client: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		}},
+	}
+}
+
+// StartWorker runs the delivery worker in-process with the given senders
+// (provider id → sender) until the test ends.
+func (e *Env) StartWorker(senders map[string]notify.Sender) {
+	e.T.Helper()
+	srv := e.Services.NewWorker(senders)
+	if err := srv.Start(); err != nil {
+		e.T.Fatalf("heraldtest: start worker: %v", err)
+	}
+	e.T.Cleanup(srv.Stop)
+}
+
+// Eventually polls cond every 20ms until it returns true or timeout passes.
+func (e *Env) Eventually(timeout time.Duration, what string, cond func() bool) {
+	e.T.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.T.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

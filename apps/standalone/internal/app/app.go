@@ -16,10 +16,12 @@ import (
 
 	"github.com/heraldhq/herald/apps/standalone/internal/sink"
 	"github.com/heraldhq/herald/pkg/config"
+	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/embedded"
 	"github.com/heraldhq/herald/pkg/environment"
 	"github.com/heraldhq/herald/pkg/herald"
 	"github.com/heraldhq/herald/pkg/secret"
+	"github.com/heraldhq/herald/providers"
 )
 
 // keyFile holds the generated encryption key inside the data directory.
@@ -31,6 +33,7 @@ type App struct {
 	log     *slog.Logger
 	svcs    *herald.Services
 	http    *herald.HTTPServer
+	worker  *delivery.Server
 	closers []func()
 
 	// Environment is the Development environment; APIKey is its key when this
@@ -111,8 +114,13 @@ func loadOrCreateKey(path string) ([]byte, error) {
 	return key, nil
 }
 
-// Start serves the API on PORT.
+// Start runs the delivery worker in-process and serves the API on PORT.
 func (a *App) Start() error {
+	a.worker = a.svcs.NewWorker(providers.New(a.cfg, a.log))
+	if err := a.worker.Start(); err != nil {
+		a.worker = nil
+		return fmt.Errorf("start worker: %w", err)
+	}
 	srv, err := herald.Listen(fmt.Sprintf(":%d", a.cfg.Port), a.svcs.NewAPI(), a.log)
 	if err != nil {
 		return err
@@ -132,6 +140,9 @@ func (a *App) Stop(ctx context.Context) error {
 	var err error
 	if a.http != nil {
 		err = a.http.Shutdown(ctx)
+	}
+	if a.worker != nil {
+		a.worker.Stop()
 	}
 	if a.svcs != nil {
 		a.svcs.Close(ctx)

@@ -1,0 +1,355 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
+	"github.com/heraldhq/herald/pkg/integration"
+	"github.com/heraldhq/herald/pkg/store"
+	"github.com/heraldhq/herald/pkg/subscriber"
+	"github.com/heraldhq/herald/pkg/template"
+	"github.com/heraldhq/herald/pkg/workflow"
+)
+
+// BatchSize is how many recipients the trigger handler loads and writes at once.
+const BatchSize = 500
+
+// HandleTrigger fans a trigger out: it upserts inline subscribers, loads
+// recipients in batches, renders each active step per subscriber, writes
+// notifications and messages with InsertMany and enqueues one deliver task
+// per deliverable message. It is idempotent: a redelivered trigger produces
+// the same ids and enqueues only messages that are still pending.
+func (w *Worker) HandleTrigger(ctx context.Context, t *asynq.Task) error {
+	var p TriggerPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("delivery: bad trigger payload: %v: %w", err, asynq.SkipRetry)
+	}
+	log := w.Logger.With("transaction_id", p.TransactionID)
+	wf, err := w.Workflows.GetCached(ctx, p.EnvironmentID, p.WorkflowID)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Warn("workflow deleted before its trigger was processed", "workflow_id", p.WorkflowID.Hex())
+		return fmt.Errorf("delivery: workflow %s not found: %w", p.WorkflowID.Hex(), asynq.SkipRetry)
+	}
+	if err != nil {
+		return err
+	}
+	steps := wf.ActiveSteps()
+	if len(steps) == 0 {
+		return nil
+	}
+	if err := w.upsertInline(ctx, log, p); err != nil {
+		return err
+	}
+	active, err := w.Integrations.List(ctx, p.EnvironmentID, true)
+	if err != nil {
+		return err
+	}
+	byID := make(map[primitive.ObjectID]*integration.Integration, len(active))
+	for i := range active {
+		byID[active[i].ID] = &active[i]
+	}
+	ids := uniqueIDs(p.Recipients)
+	for start := 0; start < len(ids); start += BatchSize {
+		end := min(start+BatchSize, len(ids))
+		if err := w.fanOutBatch(ctx, log, p, wf, steps, byID, ids[start:end]); err != nil {
+			return err
+		}
+	}
+	log.Debug("trigger fanned out", "recipients", len(ids), "steps", len(steps))
+	return nil
+}
+
+func uniqueIDs(rs []Recipient) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range rs {
+		if !seen[r.SubscriberID] {
+			seen[r.SubscriberID] = true
+			out = append(out, r.SubscriberID)
+		}
+	}
+	return out
+}
+
+// upsertInline upserts the subscriber objects given in `to` (one bulk write)
+// and sets the channels given with them.
+func (w *Worker) upsertInline(ctx context.Context, log *slog.Logger, p TriggerPayload) error {
+	var items []subscriber.BulkItem
+	var withChannels []Recipient
+	for _, r := range p.Recipients {
+		if r.Profile == nil {
+			continue
+		}
+		pr := r.Profile
+		items = append(items, subscriber.BulkItem{SubscriberID: r.SubscriberID, Profile: subscriber.Profile{
+			FirstName: pr.FirstName, LastName: pr.LastName, Email: pr.Email, Phone: pr.Phone,
+			Avatar: pr.Avatar, Locale: pr.Locale, Data: pr.Data, HasData: pr.HasData,
+		}})
+		if len(r.Channels) > 0 {
+			withChannels = append(withChannels, r)
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	if _, failed, err := w.Subscribers.BulkUpsert(ctx, p.EnvironmentID, p.OrganizationID, items); err != nil {
+		return err
+	} else if len(failed) > 0 {
+		log.Warn("some inline subscribers could not be upserted", "failed", len(failed))
+	}
+	for _, r := range withChannels {
+		for _, ic := range r.Channels {
+			in, err := w.Integrations.Resolve(ctx, p.EnvironmentID, ic.ProviderID, ic.IntegrationIdentifier, true)
+			if errors.Is(err, store.ErrNotFound) {
+				log.Warn("inline subscriber channel has no active integration", "subscriber_id", r.SubscriberID, "provider", ic.ProviderID)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			url, err := w.Cipher.Decrypt(ic.WebhookCiphertext)
+			if err != nil {
+				log.Warn("inline subscriber webhook cannot be decrypted", "subscriber_id", r.SubscriberID)
+				continue
+			}
+			_, err = w.Subscribers.SetCredentials(ctx, p.EnvironmentID, r.SubscriberID, subscriber.Channel{
+				IntegrationID: in.ID, ProviderID: in.ProviderID, IntegrationIdentifier: in.Identifier,
+				Credentials: subscriber.Credentials{WebhookURL: url, Channel: ic.Channel},
+			}, true)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (w *Worker) fanOutBatch(ctx context.Context, log *slog.Logger, p TriggerPayload, wf *workflow.Workflow, steps []workflow.Step,
+	active map[primitive.ObjectID]*integration.Integration, ids []string) error {
+	subs, err := w.Subscribers.GetMany(ctx, p.EnvironmentID, ids)
+	if err != nil {
+		return err
+	}
+	found := make(map[string]*subscriber.Subscriber, len(subs))
+	for i := range subs {
+		found[subs[i].SubscriberID] = &subs[i]
+	}
+	// Like Novu, a subscriber named only by id is created on first trigger.
+	var missing []subscriber.BulkItem
+	for _, id := range ids {
+		if found[id] == nil {
+			missing = append(missing, subscriber.BulkItem{SubscriberID: id})
+		}
+	}
+	if len(missing) > 0 {
+		if _, _, err := w.Subscribers.BulkUpsert(ctx, p.EnvironmentID, p.OrganizationID, missing); err != nil {
+			return err
+		}
+		more, err := w.Subscribers.GetMany(ctx, p.EnvironmentID, itemIDs(missing))
+		if err != nil {
+			return err
+		}
+		for i := range more {
+			found[more[i].SubscriberID] = &more[i]
+		}
+	}
+
+	now := p.CreatedAt
+	if now.IsZero() {
+		now = store.Now()
+	}
+	var notes []Notification
+	var msgs []Message
+	var tasks []DeliverPayload // parallel to the deliverable messages
+	var taskMsg []int          // index into msgs of each task
+	for _, id := range ids {
+		sub := found[id]
+		if sub == nil {
+			log.Warn("recipient could not be created", "subscriber_id", id)
+			continue
+		}
+		nid := NotificationID(p.EnvironmentID, p.TransactionID, id)
+		notes = append(notes, Notification{
+			ID: nid, EnvironmentID: p.EnvironmentID, OrganizationID: p.OrganizationID, TemplateID: wf.ID,
+			TemplateName: wf.Name, TemplateIdentifier: wf.TriggerIdentifier, TransactionID: p.TransactionID,
+			SubscriberObjID: sub.ID, SubscriberID: id, Channels: []string{workflow.StepTypeChat},
+			Payload: nonNil(p.Payload), CreatedAt: now, UpdatedAt: now,
+		})
+		data := template.Data(p.Payload, template.Subscriber{
+			SubscriberID: sub.SubscriberID, FirstName: sub.FirstName, LastName: sub.LastName, Email: sub.Email,
+			Phone: sub.Phone, Avatar: sub.Avatar, Locale: sub.Locale, Data: sub.Data,
+		})
+		for _, step := range steps {
+			m, dp, ok := w.prepare(p, wf, step, sub, nid, data, active, now)
+			msgs = append(msgs, m)
+			if ok {
+				tasks = append(tasks, dp)
+				taskMsg = append(taskMsg, len(msgs)-1)
+			}
+		}
+	}
+	if err := w.Log.InsertNotifications(ctx, notes); err != nil {
+		return err
+	}
+	dups, err := w.Log.InsertMessages(ctx, msgs)
+	if err != nil {
+		return err
+	}
+	skip := map[int]bool{}
+	if len(dups) > 0 {
+		// Redelivered trigger: enqueue only messages still pending.
+		var dupIDs []primitive.ObjectID
+		for _, i := range dups {
+			dupIDs = append(dupIDs, msgs[i].ID)
+		}
+		pending, err := w.Log.PendingIDs(ctx, dupIDs)
+		if err != nil {
+			return err
+		}
+		for _, i := range dups {
+			if !pending[msgs[i].ID] {
+				skip[i] = true
+			}
+		}
+	}
+	for k, dp := range tasks {
+		if skip[taskMsg[k]] {
+			continue
+		}
+		task, err := NewDeliverTask(dp)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Queue.EnqueueContext(ctx, task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return fmt.Errorf("delivery: enqueue deliver: %w", err)
+		}
+	}
+	return nil
+}
+
+func itemIDs(items []subscriber.BulkItem) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.SubscriberID
+	}
+	return out
+}
+
+func nonNil(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// prepare builds the message of one step for one subscriber and, when it can
+// be delivered, its deliver task. A message that cannot be delivered is
+// recorded with status error and the reason in its execution details.
+func (w *Worker) prepare(p TriggerPayload, wf *workflow.Workflow, step workflow.Step, sub *subscriber.Subscriber,
+	nid primitive.ObjectID, data map[string]any, active map[primitive.ObjectID]*integration.Integration, _ time.Time) (Message, DeliverPayload, bool) {
+	created := NewDetail(TextStepCreated, DetailPending, SourceInternal, "", false)
+	m := Message{
+		ID: MessageID(p.EnvironmentID, p.TransactionID, sub.SubscriberID, step.ID), EnvironmentID: p.EnvironmentID,
+		OrganizationID: p.OrganizationID, NotificationID: nid, TemplateID: wf.ID, TemplateIdentifier: wf.TriggerIdentifier,
+		StepID: step.ID, StepName: step.Name, SubscriberObjID: sub.ID, SubscriberID: sub.SubscriberID,
+		TransactionID: p.TransactionID, Channel: workflow.StepTypeChat, Status: StatusPending,
+		DeliveredAt: nil, CreatedAt: created.CreatedAt, UpdatedAt: created.CreatedAt,
+	}
+	m.DeliveredAt = []time.Time{}
+	fail := func(text, source, reason string) (Message, DeliverPayload, bool) {
+		m.Status, m.ErrorID, m.ErrorText = StatusError, errorID(text), reason
+		m.ExecutionDetails = []Detail{created, NewDetail(text, DetailFailed, source, reason, false)}
+		return m, DeliverPayload{}, false
+	}
+	ch, in, problem := w.pickChannel(sub, step, active)
+	switch problem {
+	case TextNoIntegration:
+		return fail(TextNoIntegration, SourceCredentials, "no active chat integration matches the subscriber's channels")
+	case TextWebhookMissing:
+		m.ProviderID, m.IntegrationID, m.IntegrationIdentifier = in.ProviderID, in.ID, in.Identifier
+		return fail(TextWebhookMissing, SourceCredentials, "the subscriber's "+in.ProviderID+" channel has no webhook URL")
+	}
+	m.ProviderID, m.IntegrationID, m.IntegrationIdentifier = in.ProviderID, in.ID, in.Identifier
+	text, err := w.Templates.Render(step.Template.Content, data)
+	if err != nil {
+		return fail(TextContentFailed, SourcePayload, err.Error())
+	}
+	blocks, err := w.Templates.RenderJSON(json.RawMessage(step.Template.Blocks), data)
+	if err != nil {
+		return fail(TextContentFailed, SourcePayload, err.Error())
+	}
+	m.Content, m.Blocks = text, string(blocks)
+	m.ExecutionDetails = []Detail{created, NewDetail(TextStepQueued, DetailQueued, SourceInternal, "", false)}
+	return m, DeliverPayload{
+		EnvironmentID: p.EnvironmentID, MessageID: m.ID, TransactionID: p.TransactionID,
+		SubscriberID: sub.SubscriberID, SubscriberObjID: sub.ID, ProviderID: in.ProviderID,
+		IntegrationID: in.ID, IntegrationIdentifier: in.Identifier, WebhookCiphertext: ch.Credentials.WebhookURL,
+		Text: text, Blocks: blocks, Overrides: providerOverrides(p.Overrides, in.ProviderID),
+	}, true
+}
+
+func errorID(text string) string {
+	switch text {
+	case TextNoIntegration:
+		return "no_active_integration"
+	case TextWebhookMissing:
+		return "webhook_url_missing"
+	case TextContentFailed:
+		return "content_not_generated"
+	}
+	return "error"
+}
+
+// pickChannel chooses the subscriber's channel for a step: one whose
+// integration is active, has a sender and matches the step's provider and
+// integration identifier, preferring one with a webhook URL.
+func (w *Worker) pickChannel(sub *subscriber.Subscriber, step workflow.Step, active map[primitive.ObjectID]*integration.Integration) (*subscriber.Channel, *integration.Integration, string) {
+	var noWebhook *integration.Integration
+	for i := range sub.Channels {
+		ch := &sub.Channels[i]
+		in := active[ch.IntegrationID]
+		if in == nil || in.Channel != integration.ChannelChat || w.Senders[in.ProviderID] == nil {
+			continue
+		}
+		if step.ProviderID != "" && in.ProviderID != step.ProviderID {
+			continue
+		}
+		if step.IntegrationIdentifier != "" && in.Identifier != step.IntegrationIdentifier {
+			continue
+		}
+		if ch.Credentials.WebhookURL == "" {
+			if noWebhook == nil {
+				noWebhook = in
+			}
+			continue
+		}
+		return ch, in, ""
+	}
+	if noWebhook != nil {
+		return nil, noWebhook, TextWebhookMissing
+	}
+	return nil, nil, TextNoIntegration
+}
+
+// providerOverrides merges overrides.chat then overrides.<providerId>.
+func providerOverrides(o map[string]any, providerID string) map[string]any {
+	out := map[string]any{}
+	for _, k := range []string{"chat", providerID} {
+		if m, ok := o[k].(map[string]any); ok {
+			for kk, v := range m {
+				out[kk] = v
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}

@@ -1,0 +1,361 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/heraldhq/herald/pkg/store"
+)
+
+// Message statuses.
+const (
+	StatusPending = "pending"
+	StatusSent    = "sent"
+	StatusError   = "error"
+)
+
+// Execution detail statuses, sources and texts (Novu's).
+const (
+	DetailSuccess = "Success"
+	DetailFailed  = "Failed"
+	DetailPending = "Pending"
+	DetailQueued  = "Queued"
+	DetailWarning = "Warning"
+
+	SourceCredentials = "Credentials"
+	SourceInternal    = "Internal"
+	SourcePayload     = "Payload"
+	SourceWebhook     = "Webhook"
+
+	TextStepCreated         = "Step created"
+	TextStepQueued          = "Step queued"
+	TextStartSending        = "Start sending message"
+	TextIntegrationSelected = "Integration instance selected"
+	TextMessageCreated      = "Message created"
+	TextMessageSent         = "Message sent"
+	TextProviderError       = "Unexpected provider error"
+	TextWebhookMissing      = "Webhook URL for the chat channel is missing"
+	TextNoIntegration       = "Subscriber does not have an active integration"
+	TextContentFailed       = "Message content could not be generated"
+)
+
+// Detail is one execution detail, embedded in its message.
+type Detail struct {
+	ID        primitive.ObjectID `bson:"_id"`
+	Detail    string             `bson:"detail"`
+	Source    string             `bson:"source"`
+	Status    string             `bson:"status"`
+	Raw       string             `bson:"raw,omitempty"`
+	IsRetry   bool               `bson:"isRetry"`
+	CreatedAt time.Time          `bson:"createdAt"`
+}
+
+// NewDetail returns a detail stamped now.
+func NewDetail(text, status, source, raw string, isRetry bool) Detail {
+	return Detail{ID: primitive.NewObjectID(), Detail: text, Status: status, Source: source, Raw: raw, IsRetry: isRetry, CreatedAt: store.Now()}
+}
+
+// Notification is one trigger for one subscriber.
+type Notification struct {
+	ID                 primitive.ObjectID `bson:"_id"`
+	EnvironmentID      primitive.ObjectID `bson:"_environmentId"`
+	OrganizationID     primitive.ObjectID `bson:"_organizationId"`
+	TemplateID         primitive.ObjectID `bson:"_templateId"`
+	TemplateName       string             `bson:"templateName"`
+	TemplateIdentifier string             `bson:"templateIdentifier"`
+	TransactionID      string             `bson:"transactionId"`
+	SubscriberObjID    primitive.ObjectID `bson:"_subscriberId"`
+	SubscriberID       string             `bson:"subscriberId"`
+	Channels           []string           `bson:"channels"`
+	Payload            map[string]any     `bson:"payload"`
+	CreatedAt          time.Time          `bson:"createdAt"`
+	UpdatedAt          time.Time          `bson:"updatedAt"`
+}
+
+// Message is one delivery of one step to one subscriber (Novu's job and
+// message in one document) with its execution details embedded.
+type Message struct {
+	ID                    primitive.ObjectID `bson:"_id"`
+	EnvironmentID         primitive.ObjectID `bson:"_environmentId"`
+	OrganizationID        primitive.ObjectID `bson:"_organizationId"`
+	NotificationID        primitive.ObjectID `bson:"_notificationId"`
+	TemplateID            primitive.ObjectID `bson:"_templateId"`
+	TemplateIdentifier    string             `bson:"templateIdentifier"`
+	StepID                primitive.ObjectID `bson:"_stepId"`
+	StepName              string             `bson:"stepName"`
+	SubscriberObjID       primitive.ObjectID `bson:"_subscriberId"`
+	SubscriberID          string             `bson:"subscriberId"`
+	TransactionID         string             `bson:"transactionId"`
+	Channel               string             `bson:"channel"`
+	ProviderID            string             `bson:"providerId,omitempty"`
+	IntegrationID         primitive.ObjectID `bson:"_integrationId,omitempty"`
+	IntegrationIdentifier string             `bson:"integrationIdentifier,omitempty"`
+	Content               string             `bson:"content"`
+	Blocks                string             `bson:"blocks,omitempty"`
+	Status                string             `bson:"status"`
+	ErrorID               string             `bson:"errorId,omitempty"`
+	ErrorText             string             `bson:"errorText,omitempty"`
+	Attempts              int                `bson:"attempts"`
+	ExecutionDetails      []Detail           `bson:"executionDetails"`
+	DeliveredAt           []time.Time        `bson:"deliveredAt"`
+	CreatedAt             time.Time          `bson:"createdAt"`
+	UpdatedAt             time.Time          `bson:"updatedAt"`
+}
+
+// Log stores notifications and messages.
+type Log struct {
+	notifications *mongo.Collection
+	messages      *mongo.Collection
+}
+
+// NewLog returns a Log.
+func NewLog(st *store.Store) *Log {
+	return &Log{notifications: st.C(store.Notifications), messages: st.C(store.Messages)}
+}
+
+// insertMany inserts docs unordered and returns the indexes that already
+// existed (duplicate ids from a redelivered trigger).
+func insertMany[T any](ctx context.Context, c *mongo.Collection, docs []T) ([]int, error) {
+	if len(docs) == 0 {
+		return nil, nil
+	}
+	items := make([]any, len(docs))
+	for i := range docs {
+		items[i] = docs[i]
+	}
+	_, err := c.InsertMany(ctx, items, options.InsertMany().SetOrdered(false))
+	var bwe mongo.BulkWriteException
+	if errors.As(err, &bwe) {
+		var dups []int
+		for _, we := range bwe.WriteErrors {
+			if we.Code != 11000 {
+				return nil, fmt.Errorf("insert into %s: %w", c.Name(), err)
+			}
+			dups = append(dups, we.Index)
+		}
+		if bwe.WriteConcernError != nil {
+			return nil, fmt.Errorf("insert into %s: %w", c.Name(), err)
+		}
+		return dups, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("insert into %s: %w", c.Name(), err)
+	}
+	return nil, nil
+}
+
+// InsertNotifications inserts notifications; existing ones are kept.
+func (l *Log) InsertNotifications(ctx context.Context, ns []Notification) error {
+	_, err := insertMany(ctx, l.notifications, ns)
+	return err
+}
+
+// InsertMessages inserts messages and returns the indexes of those that
+// already existed.
+func (l *Log) InsertMessages(ctx context.Context, ms []Message) ([]int, error) {
+	return insertMany(ctx, l.messages, ms)
+}
+
+// PendingIDs returns which of the given messages are still pending.
+func (l *Log) PendingIDs(ctx context.Context, ids []primitive.ObjectID) (map[primitive.ObjectID]bool, error) {
+	out := map[primitive.ObjectID]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	cur, err := l.messages.Find(ctx, bson.M{"_id": bson.M{"$in": ids}, "status": StatusPending},
+		options.Find().SetProjection(bson.M{"_id": 1}))
+	if err != nil {
+		return nil, fmt.Errorf("delivery: pending messages: %w", err)
+	}
+	var rows []struct {
+		ID primitive.ObjectID `bson:"_id"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("delivery: pending messages: %w", err)
+	}
+	for _, r := range rows {
+		out[r.ID] = true
+	}
+	return out, nil
+}
+
+// Attempt is the outcome of one delivery attempt, written in one update.
+type Attempt struct {
+	Status    string
+	ErrorID   string
+	ErrorText string
+	Details   []Detail
+	Delivered bool
+}
+
+// RecordAttempt writes one attempt's outcome: $set status, $push details,
+// $inc attempts.
+func (l *Log) RecordAttempt(ctx context.Context, id primitive.ObjectID, a Attempt) error {
+	now := store.Now()
+	set := bson.M{"status": a.Status, "updatedAt": now, "errorId": a.ErrorID, "errorText": a.ErrorText}
+	push := bson.M{"executionDetails": bson.M{"$each": a.Details}}
+	if a.Delivered {
+		push["deliveredAt"] = now
+	}
+	_, err := l.messages.UpdateOne(ctx, bson.M{"_id": id}, bson.M{"$set": set, "$push": push, "$inc": bson.M{"attempts": 1}})
+	if err != nil {
+		return fmt.Errorf("delivery: record attempt: %w", err)
+	}
+	return nil
+}
+
+// NotificationFilter selects notifications; empty fields do not filter.
+type NotificationFilter struct {
+	TransactionID string
+	SubscriberIDs []string
+	Channels      []string
+	TemplateIDs   []primitive.ObjectID
+	// Status selects notifications having at least one message in it.
+	Status string
+}
+
+// maxStatusScan bounds how many messages a status filter considers.
+const maxStatusScan = 10000
+
+// ListNotifications returns a page of notifications, newest first, and the total.
+func (l *Log) ListNotifications(ctx context.Context, env primitive.ObjectID, f NotificationFilter, page, limit int) ([]Notification, int64, error) {
+	q := bson.M{"_environmentId": env}
+	if f.TransactionID != "" {
+		q["transactionId"] = f.TransactionID
+	}
+	if len(f.SubscriberIDs) > 0 {
+		q["subscriberId"] = bson.M{"$in": f.SubscriberIDs}
+	}
+	if len(f.Channels) > 0 {
+		q["channels"] = bson.M{"$in": f.Channels}
+	}
+	if len(f.TemplateIDs) > 0 {
+		q["_templateId"] = bson.M{"$in": f.TemplateIDs}
+	}
+	if f.Status != "" {
+		mq := bson.M{"_environmentId": env, "status": f.Status}
+		if f.TransactionID != "" {
+			mq["transactionId"] = f.TransactionID
+		}
+		cur, err := l.messages.Find(ctx, mq, options.Find().SetProjection(bson.M{"_notificationId": 1}).
+			SetSort(bson.D{{Key: "createdAt", Value: -1}}).SetLimit(maxStatusScan))
+		if err != nil {
+			return nil, 0, fmt.Errorf("delivery: status filter: %w", err)
+		}
+		var rows []struct {
+			NotificationID primitive.ObjectID `bson:"_notificationId"`
+		}
+		if err := cur.All(ctx, &rows); err != nil {
+			return nil, 0, fmt.Errorf("delivery: status filter: %w", err)
+		}
+		ids := make([]primitive.ObjectID, 0, len(rows))
+		for _, r := range rows {
+			ids = append(ids, r.NotificationID)
+		}
+		q["_id"] = bson.M{"$in": ids}
+	}
+	total, err := l.notifications.CountDocuments(ctx, q)
+	if err != nil {
+		return nil, 0, fmt.Errorf("delivery: count notifications: %w", err)
+	}
+	cur, err := l.notifications.Find(ctx, q, options.Find().
+		SetSort(bson.D{{Key: "createdAt", Value: -1}, {Key: "_id", Value: 1}}).
+		SetSkip(int64(page*limit)).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, 0, fmt.Errorf("delivery: list notifications: %w", err)
+	}
+	out := []Notification{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, 0, fmt.Errorf("delivery: list notifications: %w", err)
+	}
+	return out, total, nil
+}
+
+// GetNotification returns one notification.
+func (l *Log) GetNotification(ctx context.Context, env, id primitive.ObjectID) (*Notification, error) {
+	var n Notification
+	err := l.notifications.FindOne(ctx, bson.M{"_id": id, "_environmentId": env}).Decode(&n)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delivery: get notification: %w", err)
+	}
+	return &n, nil
+}
+
+// MessagesOf returns the messages of the given notifications (one query),
+// optionally of one subscriber, oldest first.
+func (l *Log) MessagesOf(ctx context.Context, env primitive.ObjectID, notificationIDs []primitive.ObjectID, subscriberID string) ([]Message, error) {
+	out := []Message{}
+	if len(notificationIDs) == 0 {
+		return out, nil
+	}
+	q := bson.M{"_environmentId": env, "_notificationId": bson.M{"$in": notificationIDs}}
+	if subscriberID != "" {
+		q["subscriberId"] = subscriberID
+	}
+	cur, err := l.messages.Find(ctx, q, options.Find().SetSort(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("delivery: messages: %w", err)
+	}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("delivery: messages: %w", err)
+	}
+	return out, nil
+}
+
+// MessageFilter selects messages; empty fields do not filter.
+type MessageFilter struct {
+	Channel        string
+	SubscriberID   string
+	TransactionIDs []string
+}
+
+// ListMessages returns a page of messages, newest first, and the total.
+func (l *Log) ListMessages(ctx context.Context, env primitive.ObjectID, f MessageFilter, page, limit int) ([]Message, int64, error) {
+	q := bson.M{"_environmentId": env}
+	if f.Channel != "" {
+		q["channel"] = f.Channel
+	}
+	if f.SubscriberID != "" {
+		q["subscriberId"] = f.SubscriberID
+	}
+	if len(f.TransactionIDs) > 0 {
+		q["transactionId"] = bson.M{"$in": f.TransactionIDs}
+	}
+	total, err := l.messages.CountDocuments(ctx, q)
+	if err != nil {
+		return nil, 0, fmt.Errorf("delivery: count messages: %w", err)
+	}
+	cur, err := l.messages.Find(ctx, q, options.Find().
+		SetSort(bson.D{{Key: "createdAt", Value: -1}, {Key: "_id", Value: 1}}).
+		SetSkip(int64(page*limit)).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, 0, fmt.Errorf("delivery: list messages: %w", err)
+	}
+	out := []Message{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, 0, fmt.Errorf("delivery: list messages: %w", err)
+	}
+	return out, total, nil
+}
+
+// DeleteMessage removes one message.
+func (l *Log) DeleteMessage(ctx context.Context, env, id primitive.ObjectID) error {
+	res, err := l.messages.DeleteOne(ctx, bson.M{"_id": id, "_environmentId": env})
+	if err != nil {
+		return fmt.Errorf("delivery: delete message: %w", err)
+	}
+	if res.DeletedCount == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}

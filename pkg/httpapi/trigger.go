@@ -1,0 +1,329 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"github.com/labstack/echo/v4"
+
+	"github.com/heraldhq/herald/pkg/delivery"
+	"github.com/heraldhq/herald/pkg/environment"
+	"github.com/heraldhq/herald/pkg/store"
+	"github.com/heraldhq/herald/pkg/subscriber"
+)
+
+// Trigger limits.
+const (
+	MaxBulkEvents        = 100
+	MaxTransactionIDLen  = 256
+	enqueueTimeout       = 3 * time.Second
+	queueRetryAfterSecs  = "5"
+	triggerStatusOK      = "processed"
+	statusNotActive      = "trigger_not_active"
+	statusNoSteps        = "no_workflow_steps_defined"
+	statusNoActiveSteps  = "no_workflow_active_steps_defined"
+	statusError          = "error"
+	messageTopicsPending = "Topic recipients are not supported yet"
+)
+
+// triggerRoutes registers the trigger API.
+func (s *Server) triggerRoutes(api *echo.Group) {
+	api.POST("/events/trigger", s.trigger)
+	api.POST("/events/trigger/bulk", s.triggerBulk)
+}
+
+type triggerBody struct {
+	Name          *string         `json:"name"`
+	To            json.RawMessage `json:"to"`
+	Payload       json.RawMessage `json:"payload"`
+	Overrides     json.RawMessage `json:"overrides"`
+	TransactionID *string         `json:"transactionId"`
+	Actor         json.RawMessage `json:"actor"`
+	Tenant        json.RawMessage `json:"tenant"`
+}
+
+type triggerResult struct {
+	Acknowledged  bool     `json:"acknowledged"`
+	Status        string   `json:"status"`
+	TransactionID string   `json:"transactionId,omitempty"`
+	Error         []string `json:"error,omitempty"`
+}
+
+func (s *Server) trigger(c echo.Context) error {
+	var body triggerBody
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	res, err := s.triggerOne(c.Request().Context(), Env(c), &body)
+	if err != nil {
+		return s.triggerErr(c, err)
+	}
+	return data(c, http.StatusCreated, res)
+}
+
+// triggerErr adds Retry-After to 503s (the queue is unreachable).
+func (s *Server) triggerErr(c echo.Context, err error) error {
+	var apiErr *Error
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", queueRetryAfterSecs)
+	}
+	return err
+}
+
+func (s *Server) triggerBulk(c echo.Context) error {
+	var body struct {
+		Events []json.RawMessage `json:"events"`
+	}
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	if len(body.Events) == 0 || len(body.Events) > MaxBulkEvents {
+		return errValidation([]string{fmt.Sprintf("events must contain from 1 to %d elements", MaxBulkEvents)})
+	}
+	out := make([]triggerResult, 0, len(body.Events))
+	for _, raw := range body.Events {
+		var ev triggerBody
+		var err error
+		if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+			err = errBadRequest("event must be an object")
+		} else if jerr := json.Unmarshal(raw, &ev); jerr != nil {
+			err = errBadRequest(describeJSONError(raw, jerr))
+		} else {
+			var res triggerResult
+			res, err = s.triggerOne(c.Request().Context(), Env(c), &ev)
+			if err == nil {
+				out = append(out, res)
+				continue
+			}
+		}
+		var apiErr *Error
+		if !errors.As(err, &apiErr) || apiErr.Status >= 500 {
+			// The queue or database is down: fail the request so the client retries.
+			return s.triggerErr(c, err)
+		}
+		r := triggerResult{Acknowledged: false, Status: statusError, Error: messages(apiErr.Message)}
+		if ev.TransactionID != nil {
+			r.TransactionID = *ev.TransactionID
+		}
+		out = append(out, r)
+	}
+	return data(c, http.StatusCreated, out)
+}
+
+func messages(m any) []string {
+	switch v := m.(type) {
+	case []string:
+		return v
+	case string:
+		return []string{v}
+	}
+	return []string{fmt.Sprint(m)}
+}
+
+// triggerOne validates a trigger and enqueues it. It reads only cached data.
+func (s *Server) triggerOne(ctx context.Context, env *environment.Environment, b *triggerBody) (triggerResult, error) {
+	var problems []string
+	name := ""
+	if b.Name == nil || strings.TrimSpace(*b.Name) == "" {
+		problems = append(problems, "name should not be empty")
+	} else {
+		name = *b.Name
+	}
+	recipients, more, err := s.parseRecipients(b.To)
+	if err != nil {
+		return triggerResult{}, err
+	}
+	problems = append(problems, more...)
+	payload, ok := objectOrNull(b.Payload)
+	if !ok {
+		problems = append(problems, "payload must be an object")
+	}
+	overrides, ok := objectOrNull(b.Overrides)
+	if !ok {
+		problems = append(problems, "overrides must be an object")
+	}
+	txID := ""
+	if b.TransactionID != nil {
+		txID = strings.TrimSpace(*b.TransactionID)
+		if txID == "" || len(txID) > MaxTransactionIDLen {
+			problems = append(problems, fmt.Sprintf("transactionId must be 1 to %d characters", MaxTransactionIDLen))
+		}
+	} else {
+		txID = uuid.NewString()
+	}
+	if len(problems) > 0 {
+		return triggerResult{}, errValidation(problems)
+	}
+	wf, err := s.Workflows.FindByTrigger(ctx, env.ID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return triggerResult{}, errUnprocessable(fmt.Sprintf("workflow_not_found: no workflow with trigger identifier %q in this environment", name))
+	}
+	if err != nil {
+		return triggerResult{}, errUnavailable("Database unavailable", err)
+	}
+	res := triggerResult{Acknowledged: true, TransactionID: txID}
+	switch {
+	case !wf.Active:
+		res.Status = statusNotActive
+		return res, nil
+	case len(wf.Steps) == 0:
+		res.Status = statusNoSteps
+		return res, nil
+	case len(wf.ActiveSteps()) == 0:
+		res.Status = statusNoActiveSteps
+		return res, nil
+	}
+	task, err := delivery.NewTriggerTask(delivery.TriggerPayload{
+		EnvironmentID: env.ID, OrganizationID: env.OrganizationID, WorkflowID: wf.ID, TransactionID: txID,
+		Recipients: recipients, Payload: payload, Overrides: overrides,
+		Actor: nonNullRaw(b.Actor), Tenant: nonNullRaw(b.Tenant), CreatedAt: store.Now(),
+	})
+	if err != nil {
+		return triggerResult{}, errInternal(err)
+	}
+	ectx, cancel := context.WithTimeout(ctx, enqueueTimeout)
+	defer cancel()
+	if _, err := s.Queue.EnqueueContext(ectx, task); err != nil {
+		if errors.Is(err, asynq.ErrTaskIDConflict) {
+			return triggerResult{}, errConflict(fmt.Sprintf("transactionId %s was already used by another trigger", txID))
+		}
+		return triggerResult{}, errUnavailable("Queue unavailable, try again later", err)
+	}
+	res.Status = triggerStatusOK
+	return res, nil
+}
+
+func nonNullRaw(r json.RawMessage) json.RawMessage {
+	if isNull(r) {
+		return nil
+	}
+	return r
+}
+
+// objectOrNull decodes an optional JSON object.
+func objectOrNull(raw json.RawMessage) (map[string]any, bool) {
+	if isNull(raw) {
+		return nil, true
+	}
+	t := bytes.TrimSpace(raw)
+	if t[0] != '{' {
+		return nil, false
+	}
+	var m map[string]any
+	if err := json.Unmarshal(t, &m); err != nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// parseRecipients reads `to`: a subscriberId, a subscriber object, or an
+// array of these. Webhook URLs of inline subscribers are encrypted here so
+// the queue never holds them in plaintext.
+func (s *Server) parseRecipients(raw json.RawMessage) ([]delivery.Recipient, []string, error) {
+	if isNull(raw) {
+		return nil, []string{"to should not be empty"}, nil
+	}
+	t := bytes.TrimSpace(raw)
+	var items []json.RawMessage
+	if t[0] == '[' {
+		if err := json.Unmarshal(t, &items); err != nil {
+			return nil, []string{"to must be a subscriberId, a subscriber object or an array of these"}, nil
+		}
+		if len(items) == 0 {
+			return nil, []string{"to should not be empty"}, nil
+		}
+	} else {
+		items = []json.RawMessage{t}
+	}
+	var out []delivery.Recipient
+	var problems []string
+	for i, it := range items {
+		r, p, err := s.parseRecipient(it)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(p) > 0 {
+			prefix := "to: "
+			if len(items) > 1 || t[0] == '[' {
+				prefix = fmt.Sprintf("to[%d]: ", i)
+			}
+			for _, m := range p {
+				problems = append(problems, prefix+m)
+			}
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, problems, nil
+}
+
+func (s *Server) parseRecipient(raw json.RawMessage) (delivery.Recipient, []string, error) {
+	t := bytes.TrimSpace(raw)
+	switch {
+	case len(t) > 0 && t[0] == '"':
+		var id string
+		if err := json.Unmarshal(t, &id); err != nil {
+			return delivery.Recipient{}, []string{"invalid subscriberId"}, nil
+		}
+		if p := subscriber.ValidateID(id); len(p) > 0 {
+			return delivery.Recipient{}, p, nil
+		}
+		return delivery.Recipient{SubscriberID: id}, nil, nil
+	case len(t) > 0 && t[0] == '{':
+	default:
+		return delivery.Recipient{}, []string{"must be a subscriberId string or a subscriber object"}, nil
+	}
+	var probe struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(t, &probe)
+	if strings.EqualFold(probe.Type, "Topic") {
+		return delivery.Recipient{}, []string{messageTopicsPending}, nil
+	}
+	var sb subscriberBody
+	if err := json.Unmarshal(t, &sb); err != nil {
+		return delivery.Recipient{}, []string{describeJSONError(t, err)}, nil
+	}
+	problems := subscriber.ValidateID(sb.id())
+	prof, more := sb.profile()
+	problems = append(problems, more...)
+	var channels []delivery.InlineChannel
+	for _, cb := range sb.Channels {
+		if p := cb.validate(); len(p) > 0 {
+			problems = append(problems, p...)
+			continue
+		}
+		enc, err := s.Cipher.Encrypt(cb.Credentials.WebhookURL)
+		if err != nil {
+			return delivery.Recipient{}, nil, errInternal(err)
+		}
+		channels = append(channels, delivery.InlineChannel{
+			ProviderID: cb.ProviderID, IntegrationIdentifier: cb.IntegrationIdentifier,
+			WebhookCiphertext: enc, Channel: cb.Credentials.Channel,
+		})
+	}
+	if len(problems) > 0 {
+		return delivery.Recipient{}, problems, nil
+	}
+	r := delivery.Recipient{SubscriberID: sb.id(), Channels: channels}
+	if hasProfile(sb) || len(channels) > 0 {
+		r.Profile = &delivery.Profile{
+			FirstName: prof.FirstName, LastName: prof.LastName, Email: prof.Email, Phone: prof.Phone,
+			Avatar: prof.Avatar, Locale: prof.Locale, Data: prof.Data, HasData: prof.HasData,
+		}
+	}
+	return r, nil, nil
+}
+
+func hasProfile(b subscriberBody) bool {
+	return b.FirstName != nil || b.LastName != nil || b.Email != nil || b.Phone != nil ||
+		b.Avatar != nil || b.Locale != nil || !isNull(b.Data)
+}
