@@ -20,6 +20,7 @@ func (s *Server) deliveryLogRoutes(api *echo.Group) {
 	api.GET("/execution-details", s.listExecutionDetails)
 	api.GET("/messages", s.listMessages)
 	api.DELETE("/messages/:messageId", s.deleteMessage)
+	api.POST("/messages/:messageId/retry", s.retryMessage)
 }
 
 // queryList reads a list query parameter given as name=a&name=b, name[]=a
