@@ -8,7 +8,8 @@ import (
 
 // NewAPI builds the HTTP API on the services.
 func (s *Services) NewAPI() *httpapi.Server {
-	return httpapi.New(httpapi.Deps{
+	oauth := s.NewSlackOAuth()
+	srv := httpapi.New(httpapi.Deps{
 		Logger:       s.Logger,
 		Config:       s.Config,
 		Store:        s.Store,
@@ -22,6 +23,14 @@ func (s *Services) NewAPI() *httpapi.Server {
 		Deliveries:   s.Deliveries,
 		Queue:        s.Queue,
 		Ready:        func(ctx context.Context) error { return s.Ready(ctx) },
-		SlackOAuth:   s.NewSlackOAuth(),
+		SlackOAuth:   oauth,
 	})
+	dash, err := s.NewDashboard(oauth)
+	if err != nil {
+		// The templates are embedded: a parse error is a build defect that
+		// every test run catches.
+		panic("herald: dashboard templates: " + err.Error())
+	}
+	dash.Register(srv.Echo())
+	return srv
 }
