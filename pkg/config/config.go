@@ -17,6 +17,7 @@ import (
 // variable, documented in docs/configuration.md.
 type Config struct {
 	Port          int           // PORT
+	MetricsPort   int           // METRICS_PORT (worker only; 0 disables)
 	DataDir       string        // HERALD_DATA_DIR
 	APIKey        secret.String // HERALD_API_KEY
 	MongoURI      secret.String // MONGODB_URI
@@ -50,6 +51,7 @@ func Load(getenv Getenv) (Config, error) {
 	p := parser{getenv: getenv}
 	c := Config{
 		Port:              p.int("PORT", 3000, 0, 65535),
+		MetricsPort:       p.int("METRICS_PORT", 0, 0, 65535),
 		DataDir:           p.str("HERALD_DATA_DIR", "./data"),
 		APIKey:            secret.String(p.str("HERALD_API_KEY", "")),
 		MongoURI:          secret.String(p.str("MONGODB_URI", "")),

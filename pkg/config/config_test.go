@@ -70,9 +70,9 @@ func TestRequireServers(t *testing.T) {
 
 func TestPrivateTargets(t *testing.T) {
 	cases := []struct {
-		v                       string
+		v                      string
 		loopback, private, set bool
-		bad                     bool
+		bad                    bool
 	}{
 		{"", false, false, false, false},
 		{"loopback", true, false, true, false},

@@ -24,6 +24,7 @@ func (s *Services) NewAPI() *httpapi.Server {
 		Queue:        s.Queue,
 		Ready:        func(ctx context.Context) error { return s.Ready(ctx) },
 		SlackOAuth:   oauth,
+		Metrics:      s.Metrics,
 	})
 	dash, err := s.NewDashboard(oauth)
 	if err != nil {

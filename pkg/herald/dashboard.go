@@ -24,7 +24,7 @@ func (s *Services) NewDashboard(oauth *slackoauth.Service) (*dashboard.Dashboard
 	d := dashboard.Deps{
 		Logger: s.Logger, Cipher: s.Cipher, Environments: s.Environments, Subscribers: s.Subscribers,
 		Activity:     &activity{log: s.Deliveries, retrier: &delivery.Retrier{Log: s.Deliveries, Subscribers: s.Subscribers, Queue: s.Queue}},
-		Queues:       newQueueStats(asynq.NewInspector(s.QueueRedis)),
+		Queues:       newQueueStats(s.Inspector),
 		SecureCookie: strings.HasPrefix(s.Config.PublicURL, "https://"),
 	}
 	if oauth != nil {

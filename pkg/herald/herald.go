@@ -14,11 +14,12 @@ import (
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/environment"
 	"github.com/heraldhq/herald/pkg/integration"
+	"github.com/heraldhq/herald/pkg/metrics"
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/subscriber"
-	"github.com/heraldhq/herald/pkg/topic"
 	"github.com/heraldhq/herald/pkg/template"
+	"github.com/heraldhq/herald/pkg/topic"
 	"github.com/heraldhq/herald/pkg/workflow"
 )
 
@@ -46,6 +47,10 @@ type Services struct {
 	Workflows    *workflow.Store
 	Templates    *template.Engine
 	Deliveries   *delivery.Log
+	// Metrics are this process's Prometheus metrics.
+	Metrics *metrics.Metrics
+	// Inspector reads queue state (dashboard, metrics).
+	Inspector *asynq.Inspector
 	// Queue enqueues tasks on Redis; QueueRedis is its connection, shared
 	// by the worker.
 	Queue      *asynq.Client
@@ -82,6 +87,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mongoURI, re
 		return nil, err
 	}
 	qopt := QueueRedisOpt(ropts)
+	inspector := asynq.NewInspector(qopt)
 	return &Services{
 		Config: cfg, Logger: log, Store: st, Redis: rdb, RedisOpts: ropts, Cipher: cipher,
 		Environments: environment.NewStore(st, cipher, cfg.CacheTTL),
@@ -91,6 +97,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mongoURI, re
 		Workflows:    workflow.NewStore(st, cfg.CacheTTL),
 		Templates:    template.NewEngine(10000),
 		Deliveries:   delivery.NewLog(st),
+		Inspector:    inspector,
+		Metrics:      newMetrics(inspector),
 		Queue:        asynq.NewClient(qopt),
 		QueueRedis:   qopt,
 	}, nil
@@ -111,6 +119,7 @@ func (s *Services) Ready(ctx context.Context) error {
 // Close releases the connections.
 func (s *Services) Close(ctx context.Context) {
 	_ = s.Queue.Close()
+	_ = s.Inspector.Close()
 	_ = s.Redis.Close()
 	_ = s.Store.Close(ctx)
 }
@@ -123,4 +132,11 @@ func (s *Services) Bootstrap(ctx context.Context) (env *environment.Environment,
 		return nil, "", false, fmt.Errorf("bootstrap environment: %w", err)
 	}
 	return env, plainKey, created, nil
+}
+
+// newMetrics builds the process's metrics, with queue depth read from asynq.
+func newMetrics(in *asynq.Inspector) *metrics.Metrics {
+	m := metrics.New(integration.ProviderIDs()...)
+	m.WatchQueues(in)
+	return m
 }

@@ -24,6 +24,11 @@ func QueueRedisOpt(o *redis.Options) asynq.RedisClientOpt {
 // provider ids to senders; the apps build them with the providers module's
 // registry (pkg cannot import providers). Start it with Start, stop it with Stop.
 func (s *Services) NewWorker(senders map[string]notify.Sender) *delivery.Server {
+	instrumented := make(map[string]notify.Sender, len(senders))
+	for id, snd := range senders {
+		instrumented[id] = s.Metrics.InstrumentSender(id, snd)
+	}
+	senders = instrumented
 	w := delivery.NewWorker(delivery.WorkerDeps{
 		Logger: s.Logger, Queue: s.Queue, Workflows: s.Workflows, Subscribers: s.Subscribers,
 		Integrations: s.Integrations, Log: s.Deliveries, Cipher: s.Cipher, Templates: s.Templates,

@@ -27,6 +27,9 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Cause }
 
+// StatusCode is the HTTP status the client sees.
+func (e *Error) StatusCode() int { return e.Status }
+
 // The catalogue of API errors. Handlers return these; the error handler renders them.
 func errBadRequest(msg string) *Error { return &Error{Status: http.StatusBadRequest, Message: msg} }
 

@@ -12,12 +12,13 @@ import (
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/environment"
 	"github.com/heraldhq/herald/pkg/integration"
+	"github.com/heraldhq/herald/pkg/metrics"
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/slackoauth"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/subscriber"
-	"github.com/heraldhq/herald/pkg/topic"
 	"github.com/heraldhq/herald/pkg/template"
+	"github.com/heraldhq/herald/pkg/topic"
 	"github.com/heraldhq/herald/pkg/workflow"
 )
 
@@ -38,6 +39,8 @@ type Deps struct {
 	Queue delivery.Enqueuer
 	// Ready reports whether the backing services answer (GET /readyz).
 	Ready func(ctx context.Context) error
+	// Metrics, when set, counts triggers and serves GET /metrics.
+	Metrics *metrics.Metrics
 	// SlackOAuth runs the "Add to Slack" round trip.
 	SlackOAuth *slackoauth.Service
 }
@@ -56,6 +59,10 @@ func New(d Deps) *Server {
 	e.HTTPErrorHandler = newErrorHandler(d.Logger)
 	s := &Server{Deps: d, echo: e}
 	e.Use(s.requestLog, s.recoverPanics)
+	if d.Metrics != nil {
+		e.Use(d.Metrics.CountTriggers)
+		e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()))
+	}
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/heraldhq/herald/pkg/secret"
 )
@@ -35,6 +36,9 @@ type Message struct {
 	// TransactionID and SubscriberID identify the delivery in logs.
 	TransactionID string
 	SubscriberID  string
+	// TriggeredAt is when the API accepted the trigger (zero when unknown),
+	// for the trigger-to-answer latency metric.
+	TriggeredAt time.Time
 }
 
 // Result is a successful provider answer.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/delivery"
@@ -16,10 +18,13 @@ import (
 
 // App is a running worker process.
 type App struct {
-	cfg    config.Config
-	log    *slog.Logger
-	svcs   *herald.Services
-	worker *delivery.Server
+	cfg  config.Config
+	log  *slog.Logger
+	svcs *herald.Services
+	// metricsAddr overrides METRICS_PORT (tests listen on 127.0.0.1:0).
+	metricsAddr string
+	worker      *delivery.Server
+	http        *herald.HTTPServer
 }
 
 // New connects to the backing services.
@@ -41,12 +46,27 @@ func (a *App) Start() error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	a.log.Info("worker started", "concurrency", a.cfg.WorkerConcurrency)
+	if a.cfg.MetricsPort > 0 || a.metricsAddr != "" {
+		addr := a.metricsAddr
+		if addr == "" {
+			addr = fmt.Sprintf(":%d", a.cfg.MetricsPort)
+		}
+		srv, err := herald.Listen(addr, a.opsHandler(), a.log)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		a.http = srv
+		a.log.Info("worker metrics listening", "addr", srv.Addr())
+	}
 	return nil
 }
 
 // Stop stops taking tasks, waits for active ones (unfinished ones return to
 // the queue) and closes the connections.
 func (a *App) Stop(ctx context.Context) error {
+	if a.http != nil {
+		_ = a.http.Shutdown(ctx)
+	}
 	if a.worker != nil {
 		a.worker.Stop()
 	}
@@ -81,4 +101,34 @@ func Run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Wri
 		return 1
 	}
 	return 0
+}
+
+// opsHandler serves the worker's /metrics, /healthz and /readyz.
+func (a *App) opsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.svcs.Metrics.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if err := a.svcs.Ready(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, `{"status":"unavailable"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	})
+	return mux
+}
+
+// MetricsAddr is the bound address of the ops listener ("" when disabled).
+func (a *App) MetricsAddr() string {
+	if a.http == nil {
+		return ""
+	}
+	return a.http.Addr()
 }

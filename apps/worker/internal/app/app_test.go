@@ -3,6 +3,9 @@ package app
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,8 +33,20 @@ func TestWorkerStartsAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	a.metricsAddr = "127.0.0.1:0"
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
+	}
+	for path, want := range map[string]string{"/metrics": "herald_deliveries_total", "/healthz": `"ok"`, "/readyz": `"ok"`} {
+		resp, err := http.Get("http://" + a.MetricsAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Fatalf("%s: %d %.200s", path, resp.StatusCode, b)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
