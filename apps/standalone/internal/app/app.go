@@ -172,11 +172,14 @@ func Run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 		// Local development: let webhooks reach receivers on this machine.
 		cfg.AllowLoopbackTargets = true
 	}
-	log := herald.NewLogger(cfg, stderr)
 	cmd := ""
 	if len(args) > 1 {
 		cmd = args[1]
 	}
+	if cmd == "api-key" && getenv("LOG_LEVEL") == "" {
+		cfg.LogLevel = slog.LevelError // keep `make api-key` output to the key
+	}
+	log := herald.NewLogger(cfg, stderr)
 	switch cmd {
 	case "", "serve":
 		return serve(ctx, cfg, log, stdout, stderr)
@@ -202,7 +205,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout, std
 		return 1
 	}
 	base := fmt.Sprintf("http://localhost:%d", a.http.Port())
-	fmt.Fprintf(stdout, "\nHerald is running at %s (API under %s/v1)\n", base, base)
+	fmt.Fprintf(stdout, "\nHerald is running at %s (API under %s/v1, dashboard at %s/dashboard)\n", base, base, base)
 	switch {
 	case a.Created && cfg.APIKey.Empty():
 		fmt.Fprintf(stdout, "Created the %q environment. Its API key, shown only this once:\n\n    %s\n\n", a.Environment.Name, a.APIKey)
