@@ -21,6 +21,7 @@ func (s *Server) deliveryLogRoutes(api *echo.Group) {
 	api.GET("/messages", s.listMessages)
 	api.DELETE("/messages/:messageId", s.deleteMessage)
 	api.POST("/messages/:messageId/retry", s.retryMessage)
+	api.DELETE("/messages/transaction/:transactionId", s.deleteMessagesByTransaction)
 }
 
 // queryList reads a list query parameter given as name=a&name=b, name[]=a

@@ -32,3 +32,16 @@ func (s *Server) retryMessage(c echo.Context) error {
 	}
 	return data(c, http.StatusCreated, viewMessage(m))
 }
+
+// deleteMessagesByTransaction answers DELETE /v1/messages/transaction/:transactionId
+// with 204, as Novu does (also when nothing matched).
+func (s *Server) deleteMessagesByTransaction(c echo.Context) error {
+	id := c.Param("transactionId")
+	if id == "" {
+		return errBadRequest("transactionId should not be empty")
+	}
+	if _, err := s.Deliveries.DeleteByTransaction(c.Request().Context(), Env(c).ID, id); err != nil {
+		return errInternal(err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}

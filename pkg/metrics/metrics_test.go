@@ -39,7 +39,9 @@ func TestSeriesArePreCreatedAndCounted(t *testing.T) {
 			t.Fatalf("missing %s in\n%s", want, out)
 		}
 	}
-	ok := notify.SenderFunc(func(context.Context, notify.Message) (notify.Result, error) { return notify.Result{StatusCode: 200}, nil })
+	ok := notify.SenderFunc(func(context.Context, notify.Message) (notify.Result, error) {
+		return notify.Result{StatusCode: 200}, nil
+	})
 	gone := notify.SenderFunc(func(context.Context, notify.Message) (notify.Result, error) {
 		return notify.Result{}, &notify.Error{Kind: notify.Permanent, StatusCode: 404, Body: "no_service"}
 	})
