@@ -17,6 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/heraldhq/herald/pkg/herald/heraldtest"
+	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/slackoauth"
 	"github.com/heraldhq/herald/pkg/store"
@@ -339,7 +340,34 @@ func TestSlackOAuthRoundTripStoresEncryptedWebhook(t *testing.T) {
 	if oe.slack.exchangeCount() != 1 {
 		t.Fatalf("replay reached Slack")
 	}
+
+	// A following trigger is delivered to the webhook Slack handed over.
+	var mu sync.Mutex
+	var delivered []string
+	oe.StartWorker(map[string]notify.Sender{"slack": notify.SenderFunc(func(ctx context.Context, m notify.Message) (notify.Result, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		delivered = append(delivered, m.WebhookURL.Reveal()+" "+m.Text)
+		return notify.Result{StatusCode: 200, Body: "ok"}, nil
+	})})
+	oe.api2(t, "POST", "/v1/workflows", map[string]any{"name": "Connected", "steps": []any{
+		map[string]any{"template": map[string]any{"type": "chat", "content": "Connected, {{name}}!"}},
+	}}, 201)
+	oe.api2(t, "POST", "/v1/events/trigger", map[string]any{"name": "connected", "to": sub, "payload": map[string]any{"name": "Alice"}}, 201)
+	oe.Eventually(10*time.Second, "delivery to the OAuth webhook", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(delivered) > 0
+	})
+	if len(delivered) != 1 || delivered[0] != webhookURL+" Connected, Alice!" {
+		t.Fatalf("delivered %d messages; first to the OAuth webhook: %v", len(delivered), len(delivered) > 0 && strings.HasPrefix(delivered[0], webhookURL))
+	}
 	oe.assertNoLeaks(t)
+}
+
+func (oe *oauthEnv) api2(t *testing.T, method, path string, body any, status int) {
+	t.Helper()
+	oe.Request(method, path, body).Must(t, status)
 }
 
 func TestSlackOAuthShareableURLHMAC(t *testing.T) {
