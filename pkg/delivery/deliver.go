@@ -57,7 +57,7 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 
 	res, err := sender.Send(ctx, notify.Message{
 		WebhookURL: secret.String(url), Text: p.Text, Blocks: p.Blocks, Overrides: p.Overrides,
-		TransactionID: p.TransactionID, SubscriberID: p.SubscriberID,
+		TransactionID: p.TransactionID, SubscriberID: p.SubscriberID, TriggeredAt: p.TriggeredAt,
 	})
 	if err == nil {
 		details = append(details, NewDetail(TextMessageSent, DetailSuccess, SourceInternal,

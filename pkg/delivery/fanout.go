@@ -292,6 +292,7 @@ func (w *Worker) prepare(p TriggerPayload, wf *workflow.Workflow, step workflow.
 		SubscriberID: sub.SubscriberID, SubscriberObjID: sub.ID, ProviderID: in.ProviderID,
 		IntegrationID: in.ID, IntegrationIdentifier: in.Identifier, WebhookCiphertext: ch.Credentials.WebhookURL,
 		Text: text, Blocks: blocks, Overrides: providerOverrides(p.Overrides, in.ProviderID),
+		TriggeredAt: p.CreatedAt,
 	}, true
 }
 

@@ -114,6 +114,8 @@ type DeliverPayload struct {
 	Text                  string             `json:"text"`
 	Blocks                json.RawMessage    `json:"blocks,omitempty"`
 	Overrides             map[string]any     `json:"overrides,omitempty"`
+	// TriggeredAt is when the API accepted the trigger (for the latency metric).
+	TriggeredAt time.Time `json:"triggeredAt,omitempty"`
 }
 
 // NewDeliverTask returns the task delivering one message. Its id is derived
