@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -39,8 +41,43 @@ type stepBody struct {
 	Active                *bool             `json:"active"`
 	Template              *stepTemplateBody `json:"template"`
 	Filters               json.RawMessage   `json:"filters"`
+	Metadata              *metadataBody     `json:"metadata"`
 	ProviderID            string            `json:"providerId"`
 	IntegrationIdentifier string            `json:"integrationIdentifier"`
+}
+
+// metadataBody is a delay or digest step's settings; amount may be a number
+// or a numeric string.
+type metadataBody struct {
+	Amount    any    `json:"amount"`
+	Unit      string `json:"unit"`
+	Type      string `json:"type"`
+	DelayPath string `json:"delayPath"`
+	DigestKey string `json:"digestKey"`
+}
+
+func (m *metadataBody) toMetadata(at string) (*workflow.Metadata, []string) {
+	if m == nil {
+		return nil, nil
+	}
+	out := &workflow.Metadata{Unit: m.Unit, Type: m.Type, DelayPath: m.DelayPath, DigestKey: m.DigestKey}
+	switch v := m.Amount.(type) {
+	case nil:
+	case float64:
+		if v != float64(int(v)) || v < 0 || v > 1e9 {
+			return nil, []string{at + ".metadata.amount must be a positive integer"}
+		}
+		out.Amount = int(v)
+	case string:
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return nil, []string{at + ".metadata.amount must be a positive integer"}
+		}
+		out.Amount = n
+	default:
+		return nil, []string{at + ".metadata.amount must be a positive integer"}
+	}
+	return out, nil
 }
 
 type workflowBody struct {
@@ -125,6 +162,15 @@ func (b *workflowBody) apply(w *workflow.Workflow) []string {
 			st.Filters = string(bytes.TrimSpace(sb.Filters))
 		}
 		st.ProviderID, st.IntegrationIdentifier = sb.ProviderID, sb.IntegrationIdentifier
+		md, more := sb.Metadata.toMetadata(fmt.Sprintf("steps[%d]", i))
+		if len(more) > 0 {
+			problems = append(problems, more...)
+			continue
+		}
+		st.Metadata = md
+		if st.Name == fmt.Sprintf("Chat step %d", i+1) && (st.Template.Type == workflow.StepTypeDelay || st.Template.Type == workflow.StepTypeDigest) {
+			st.Name = fmt.Sprintf("%s step %d", strings.ToUpper(st.Template.Type[:1])+st.Template.Type[1:], i+1)
+		}
 		steps = append(steps, st)
 	}
 	w.Steps = steps
@@ -270,9 +316,18 @@ type stepView struct {
 	Active                bool               `json:"active"`
 	ShouldStopOnFail      bool               `json:"shouldStopOnFail"`
 	Filters               json.RawMessage    `json:"filters"`
+	Metadata              *metadataView      `json:"metadata,omitempty"`
 	Template              stepTemplateView   `json:"template"`
 	ProviderID            string             `json:"providerId,omitempty"`
 	IntegrationIdentifier string             `json:"integrationIdentifier,omitempty"`
+}
+
+type metadataView struct {
+	Amount    int    `json:"amount,omitempty"`
+	Unit      string `json:"unit,omitempty"`
+	Type      string `json:"type,omitempty"`
+	DelayPath string `json:"delayPath,omitempty"`
+	DigestKey string `json:"digestKey,omitempty"`
 }
 
 type triggerView struct {
@@ -319,8 +374,13 @@ func viewWorkflow(w *workflow.Workflow) workflowView {
 		if st.Template.Blocks != "" {
 			blocks = json.RawMessage(st.Template.Blocks)
 		}
+		var md *metadataView
+		if m := st.Metadata; m != nil {
+			md = &metadataView{Amount: m.Amount, Unit: m.Unit, Type: m.Type, DelayPath: m.DelayPath, DigestKey: m.DigestKey}
+		}
 		v.Steps = append(v.Steps, stepView{
-			ID: st.ID, TemplateID: st.Template.ID, Name: st.Name, Active: st.Active, Filters: filters,
+			Metadata: md,
+			ID:       st.ID, TemplateID: st.Template.ID, Name: st.Name, Active: st.Active, Filters: filters,
 			Template:   stepTemplateView{ID: st.Template.ID, Type: st.Template.Type, Content: st.Template.Content, Blocks: blocks},
 			ProviderID: st.ProviderID, IntegrationIdentifier: st.IntegrationIdentifier,
 		})

@@ -12,7 +12,7 @@ import (
 	"github.com/heraldhq/herald/pkg/template"
 )
 
-// StepTypeChat is the only step type this version delivers.
+// StepTypeChat is the step type that sends a message (the only channel).
 const StepTypeChat = "chat"
 
 // MaxSteps bounds a workflow's steps.
@@ -33,10 +33,12 @@ type Step struct {
 	Name     string             `bson:"name"`
 	Active   bool               `bson:"active"`
 	Template Template           `bson:"template"`
-	// Filters are kept as JSON text (evaluated in a later version).
-	Filters               string `bson:"filters,omitempty"`
-	ProviderID            string `bson:"providerId,omitempty"`
-	IntegrationIdentifier string `bson:"integrationIdentifier,omitempty"`
+	// Filters are Novu's filter groups kept as JSON text; they are checked
+	// when the workflow is saved and evaluated per subscriber at fan-out.
+	Filters               string    `bson:"filters,omitempty"`
+	Metadata              *Metadata `bson:"metadata,omitempty"`
+	ProviderID            string    `bson:"providerId,omitempty"`
+	IntegrationIdentifier string    `bson:"integrationIdentifier,omitempty"`
 }
 
 // Workflow is a notification workflow.
@@ -90,9 +92,18 @@ func (w *Workflow) Validate(eng *template.Engine) []string {
 	if len(w.Steps) > MaxSteps {
 		problems = append(problems, fmt.Sprintf("steps must contain no more than %d elements", MaxSteps))
 	}
+	digests := 0
 	for i, s := range w.Steps {
-		if s.Template.Type != StepTypeChat {
-			problems = append(problems, fmt.Sprintf("steps[%d].template.type must be %q (other channels are not supported)", i, StepTypeChat))
+		switch s.Template.Type {
+		case StepTypeChat:
+		case StepTypeDelay, StepTypeDigest:
+			if s.Template.Type == StepTypeDigest {
+				digests++
+			}
+			problems = append(problems, validateStep(i, s)...)
+			continue
+		default:
+			problems = append(problems, fmt.Sprintf("steps[%d].template.type must be %q, %q or %q (other channels are not supported)", i, StepTypeChat, StepTypeDelay, StepTypeDigest))
 			continue
 		}
 		if strings.TrimSpace(s.Template.Content) == "" && s.Template.Blocks == "" {
@@ -100,10 +111,12 @@ func (w *Workflow) Validate(eng *template.Engine) []string {
 		}
 		if err := eng.Validate(s.Template.Content, json.RawMessage(s.Template.Blocks)); err != nil {
 			problems = append(problems, fmt.Sprintf("steps[%d].template.%v", i, err))
+			continue
 		}
-		if s.Filters != "" && !json.Valid([]byte(s.Filters)) {
-			problems = append(problems, fmt.Sprintf("steps[%d].filters must be JSON", i))
-		}
+		problems = append(problems, validateStep(i, s)...)
+	}
+	if digests > 1 {
+		problems = append(problems, "steps may contain at most one digest step")
 	}
 	return problems
 }
