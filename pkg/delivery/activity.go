@@ -28,7 +28,7 @@ var ActivityStatuses = []string{ActivitySent, ActivityFailed, ActivityRetrying, 
 const ErrorIDNeedsReconnect = "needs_reconnect"
 
 // canceledStatuses are message statuses shown as canceled.
-var canceledStatuses = bson.A{"canceled", "filtered"}
+var canceledStatuses = bson.A{StatusCanceled, "filtered", StatusMerged}
 
 // activityQuery is the message filter for an activity status.
 func activityQuery(status string) bson.M {

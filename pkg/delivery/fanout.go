@@ -1,16 +1,18 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
+	"strings"
 
 	"github.com/hibiken/asynq"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
+	"github.com/heraldhq/herald/pkg/blockkit"
 	"github.com/heraldhq/herald/pkg/integration"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/subscriber"
@@ -169,6 +171,8 @@ func (w *Worker) fanOutBatch(ctx context.Context, log *slog.Logger, p TriggerPay
 	var msgs []Message
 	var tasks []DeliverPayload // parallel to the deliverable messages
 	var taskMsg []int          // index into msgs of each task
+	var joins []digestJoin     // events entering a digest, once their messages exist
+	plan := newPlan(steps)
 	for _, id := range ids {
 		sub := found[id]
 		if sub == nil {
@@ -186,13 +190,16 @@ func (w *Worker) fanOutBatch(ctx context.Context, log *slog.Logger, p TriggerPay
 			SubscriberID: sub.SubscriberID, FirstName: sub.FirstName, LastName: sub.LastName, Email: sub.Email,
 			Phone: sub.Phone, Avatar: sub.Avatar, Locale: sub.Locale, Data: sub.Data,
 		})
-		for _, step := range steps {
-			m, dp, ok := w.prepare(p, wf, step, sub, nid, data, active, now)
-			msgs = append(msgs, m)
-			if ok {
-				tasks = append(tasks, dp)
+		res := w.walkSteps(plan, stepRun{p: p, wf: wf, sub: sub, nid: nid, data: data, active: active, at: now}, 0)
+		for _, pr := range res.prepared {
+			msgs = append(msgs, pr.msg)
+			if pr.ok {
+				tasks = append(tasks, pr.task)
 				taskMsg = append(taskMsg, len(msgs)-1)
 			}
+		}
+		if res.join != nil {
+			joins = append(joins, *res.join)
 		}
 	}
 	if err := w.Log.InsertNotifications(ctx, notes); err != nil {
@@ -231,7 +238,7 @@ func (w *Worker) fanOutBatch(ctx context.Context, log *slog.Logger, p TriggerPay
 			return fmt.Errorf("delivery: enqueue deliver: %w", err)
 		}
 	}
-	return nil
+	return w.joinDigests(ctx, joins)
 }
 
 func itemIDs(items []subscriber.BulkItem) []string {
@@ -249,26 +256,21 @@ func nonNil(m map[string]any) map[string]any {
 	return m
 }
 
-// prepare builds the message of one step for one subscriber and, when it can
-// be delivered, its deliver task. A message that cannot be delivered is
-// recorded with status error and the reason in its execution details.
-func (w *Worker) prepare(p TriggerPayload, wf *workflow.Workflow, step workflow.Step, sub *subscriber.Subscriber,
-	nid primitive.ObjectID, data map[string]any, active map[primitive.ObjectID]*integration.Integration, _ time.Time) (Message, DeliverPayload, bool) {
-	created := NewDetail(TextStepCreated, DetailPending, SourceInternal, "", false)
-	m := Message{
-		ID: MessageID(p.EnvironmentID, p.TransactionID, sub.SubscriberID, step.ID), EnvironmentID: p.EnvironmentID,
-		OrganizationID: p.OrganizationID, NotificationID: nid, TemplateID: wf.ID, TemplateIdentifier: wf.TriggerIdentifier,
-		StepID: step.ID, StepName: step.Name, SubscriberObjID: sub.ID, SubscriberID: sub.SubscriberID,
-		TransactionID: p.TransactionID, Channel: workflow.StepTypeChat, Status: StatusPending,
-		DeliveredAt: nil, CreatedAt: created.CreatedAt, UpdatedAt: created.CreatedAt,
-	}
-	m.DeliveredAt = []time.Time{}
+// prepare builds the message of one chat step for the run's subscriber and,
+// when it can be delivered, its deliver task (scheduled at the run's due
+// time after a delay). A message that cannot be delivered is recorded with
+// status error and the reason in its execution details; so are rendered
+// blocks that break Slack's Block Kit limits, which are never sent.
+func (w *Worker) prepare(r stepRun, step workflow.Step) (Message, DeliverPayload, bool) {
+	p, sub := r.p, r.sub
+	m := w.newMessage(r, step)
+	base := append(m.ExecutionDetails[:1:1], r.pre...)
 	fail := func(text, source, reason string) (Message, DeliverPayload, bool) {
 		m.Status, m.ErrorID, m.ErrorText = StatusError, errorID(text), reason
-		m.ExecutionDetails = []Detail{created, NewDetail(text, DetailFailed, source, reason, false)}
+		m.ExecutionDetails = append(base, NewDetail(text, DetailFailed, source, reason, false))
 		return m, DeliverPayload{}, false
 	}
-	ch, in, problem := w.pickChannel(sub, step, active)
+	ch, in, problem := w.pickChannel(sub, step, r.active)
 	switch problem {
 	case TextNoIntegration:
 		return fail(TextNoIntegration, SourceCredentials, "no active chat integration matches the subscriber's channels")
@@ -277,23 +279,49 @@ func (w *Worker) prepare(p TriggerPayload, wf *workflow.Workflow, step workflow.
 		return fail(TextWebhookMissing, SourceCredentials, "the subscriber's "+in.ProviderID+" channel has no webhook URL")
 	}
 	m.ProviderID, m.IntegrationID, m.IntegrationIdentifier = in.ProviderID, in.ID, in.Identifier
-	text, err := w.Templates.Render(step.Template.Content, data)
+	text, err := w.Templates.Render(step.Template.Content, r.data)
 	if err != nil {
 		return fail(TextContentFailed, SourcePayload, err.Error())
 	}
-	blocks, err := w.Templates.RenderJSON(json.RawMessage(step.Template.Blocks), data)
+	blocks, err := w.Templates.RenderJSON(json.RawMessage(step.Template.Blocks), r.data)
 	if err != nil {
 		return fail(TextContentFailed, SourcePayload, err.Error())
 	}
 	m.Content, m.Blocks = text, string(blocks)
-	m.ExecutionDetails = []Detail{created, NewDetail(TextStepQueued, DetailQueued, SourceInternal, "", false)}
+	overrides := providerOverrides(p.Overrides, in.ProviderID)
+	if problems := blockProblems(blocks, overrides); problems != "" {
+		return fail(TextBlockKitViolated, SourcePayload, problems)
+	}
+	m.ExecutionDetails = append(base, NewDetail(TextStepQueued, DetailQueued, SourceInternal, "", false))
+	due := r.due()
+	triggered := p.CreatedAt
+	if due.After(triggered) {
+		triggered = due // the latency metric measures from when the message was due
+	}
 	return m, DeliverPayload{
 		EnvironmentID: p.EnvironmentID, MessageID: m.ID, TransactionID: p.TransactionID,
 		SubscriberID: sub.SubscriberID, SubscriberObjID: sub.ID, ProviderID: in.ProviderID,
 		IntegrationID: in.ID, IntegrationIdentifier: in.Identifier, WebhookCiphertext: ch.Credentials.WebhookURL,
-		Text: text, Blocks: blocks, Overrides: providerOverrides(p.Overrides, in.ProviderID),
-		TriggeredAt: p.CreatedAt,
+		Text: text, Blocks: blocks, Overrides: overrides,
+		TriggeredAt: triggered, NotBefore: due,
 	}, true
+}
+
+// blockProblems checks the blocks Slack would receive (the overrides' blocks
+// replace the template's) against Block Kit's limits.
+func blockProblems(blocks json.RawMessage, overrides map[string]any) string {
+	payload := []byte(blocks)
+	if ob, ok := overrides["blocks"]; ok {
+		raw, err := json.Marshal(map[string]any{"blocks": ob})
+		if err != nil {
+			return "overrides.blocks cannot be encoded"
+		}
+		payload = raw
+	}
+	if len(bytes.TrimSpace(payload)) == 0 {
+		return ""
+	}
+	return strings.Join(blockkit.Messages(blockkit.Validate(payload)), "; ")
 }
 
 func errorID(text string) string {
@@ -304,6 +332,8 @@ func errorID(text string) string {
 		return "webhook_url_missing"
 	case TextContentFailed:
 		return "content_not_generated"
+	case TextBlockKitViolated:
+		return errorIDBlockKit
 	}
 	return "error"
 }

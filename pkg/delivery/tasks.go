@@ -116,6 +116,8 @@ type DeliverPayload struct {
 	Overrides             map[string]any     `json:"overrides,omitempty"`
 	// TriggeredAt is when the API accepted the trigger (for the latency metric).
 	TriggeredAt time.Time `json:"triggeredAt,omitempty"`
+	// NotBefore, when set, schedules the task (after a delay or digest step).
+	NotBefore time.Time `json:"notBefore,omitempty"`
 }
 
 // NewDeliverTask returns the task delivering one message. Its id is derived
@@ -125,9 +127,17 @@ func NewDeliverTask(p DeliverPayload) (*asynq.Task, error) {
 	if err != nil {
 		return nil, fmt.Errorf("delivery: encode deliver: %w", err)
 	}
-	return asynq.NewTask(TypeDeliver, b,
-		asynq.Queue(QueueDeliver), asynq.TaskID("deliver:"+p.MessageID.Hex()),
-		asynq.MaxRetry(DeliverMaxRetry), asynq.Retention(deliverRetention), asynq.Timeout(2*time.Minute)), nil
+	opts := []asynq.Option{asynq.Queue(QueueDeliver), asynq.TaskID(DeliverTaskID(p.MessageID)),
+		asynq.MaxRetry(DeliverMaxRetry), asynq.Retention(deliverRetention), asynq.Timeout(2 * time.Minute)}
+	if !p.NotBefore.IsZero() {
+		opts = append(opts, asynq.ProcessAt(p.NotBefore))
+	}
+	return asynq.NewTask(TypeDeliver, b, opts...), nil
+}
+
+// DeliverTaskID is the asynq task id of a message's first delivery.
+func DeliverTaskID(messageID primitive.ObjectID) string {
+	return "deliver:" + messageID.Hex()
 }
 
 // derivedID returns a deterministic ObjectId for the given parts, so that a

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/heraldhq/herald/pkg/integration"
 	"github.com/heraldhq/herald/pkg/notify"
@@ -39,6 +40,8 @@ type WorkerDeps struct {
 	// Senders maps provider ids to their senders (built by the providers
 	// module's registry).
 	Senders map[string]notify.Sender
+	// Redis holds digest buckets (digest steps need it).
+	Redis *redis.Client
 }
 
 // Worker handles Herald's tasks.
@@ -54,6 +57,7 @@ func (w *Worker) Handler() asynq.Handler {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(TypeTrigger, w.HandleTrigger)
 	mux.HandleFunc(TypeDeliver, w.HandleDeliver)
+	mux.HandleFunc(TypeDigest, w.HandleDigest)
 	return mux
 }
 
@@ -62,8 +66,10 @@ func (w *Worker) ServerConfig(concurrency int) asynq.Config {
 	return asynq.Config{
 		Concurrency:       concurrency,
 		TaskCheckInterval: TaskCheckInterval,
-		Queues:            map[string]int{QueueDeliver: 6, QueueTrigger: 3},
-		RetryDelayFunc:    RetryDelay,
+		// Delayed steps, digests and retries become due within a second.
+		DelayedTaskCheckInterval: time.Second,
+		Queues:                   map[string]int{QueueDeliver: 6, QueueTrigger: 3},
+		RetryDelayFunc:           RetryDelay,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			n, _ := asynq.GetRetryCount(ctx)
 			w.Logger.Warn("task failed", "task_type", t.Type(), "attempt", n+1, "error", err.Error())

@@ -414,3 +414,8 @@ func truth(v any) (bool, bool) {
 	}
 	return false, false
 }
+
+// Lookup returns the value at a dotted path in src (a numeric part indexes
+// a list) and whether it exists; filters, delay paths and digest keys read
+// payload fields this way.
+func Lookup(src map[string]any, path string) (any, bool) { return lookup(src, path) }

@@ -3,6 +3,7 @@ package herald
 import (
 	"context"
 
+	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/httpapi"
 )
 
@@ -25,6 +26,7 @@ func (s *Services) NewAPI() *httpapi.Server {
 		Ready:        func(ctx context.Context) error { return s.Ready(ctx) },
 		SlackOAuth:   oauth,
 		Metrics:      s.Metrics,
+		Canceler:     &delivery.Canceler{Logger: s.Logger, Log: s.Deliveries, Inspector: s.Inspector, Redis: s.Redis},
 	})
 	dash, err := s.NewDashboard(oauth)
 	if err != nil {

@@ -32,7 +32,7 @@ func (s *Services) NewWorker(senders map[string]notify.Sender) *delivery.Server 
 	w := delivery.NewWorker(delivery.WorkerDeps{
 		Logger: s.Logger, Queue: s.Queue, Workflows: s.Workflows, Subscribers: s.Subscribers,
 		Integrations: s.Integrations, Log: s.Deliveries, Cipher: s.Cipher, Templates: s.Templates,
-		Senders: senders,
+		Senders: senders, Redis: s.Redis,
 	})
 	return delivery.NewServer(s.QueueRedis, w, s.Config.WorkerConcurrency)
 }

@@ -208,6 +208,8 @@ func jobStatus(status string) string {
 		return "completed"
 	case delivery.StatusError:
 		return "failed"
+	case delivery.StatusCanceled, delivery.StatusMerged:
+		return status
 	}
 	return "queued"
 }

@@ -43,6 +43,8 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	// SlackOAuth runs the "Add to Slack" round trip.
 	SlackOAuth *slackoauth.Service
+	// Canceler cancels a transaction's pending work.
+	Canceler *delivery.Canceler
 }
 
 // Server is the HTTP API.
@@ -93,6 +95,7 @@ func New(d Deps) *Server {
 
 	s.workflowRoutes(api)
 	s.triggerRoutes(api)
+	s.cancelRoutes(api)
 	s.deliveryLogRoutes(api)
 	return s
 }

@@ -1,0 +1,143 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/heraldhq/herald/pkg/store"
+)
+
+// Canceler cancels a transaction's work that was not sent yet
+// (DELETE /v1/events/trigger/:transactionId).
+type Canceler struct {
+	Logger    *slog.Logger
+	Log       *Log
+	Inspector *asynq.Inspector
+	Redis     *redis.Client
+}
+
+// cancelable reports whether a task in this state can still be removed
+// before it runs.
+func cancelable(s asynq.TaskState) bool {
+	return s == asynq.TaskStatePending || s == asynq.TaskStateScheduled || s == asynq.TaskStateRetry
+}
+
+// deleteTask removes a task that has not started. It reports false when the
+// task does not exist, already ran or is running.
+func (c *Canceler) deleteTask(queue, id string) (bool, error) {
+	info, err := c.Inspector.GetTaskInfo(queue, id)
+	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("delivery: read task: %w", err)
+	}
+	if !cancelable(info.State) {
+		return false, nil
+	}
+	err = c.Inspector.DeleteTask(queue, id)
+	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		// The task started meanwhile: it is being sent.
+		return false, nil
+	}
+	return true, nil
+}
+
+// Cancel cancels what the transaction has not sent yet in the environment:
+// a trigger task still waiting, deliveries waiting (delayed, scheduled or
+// between retries) and events waiting in a digest window. Each canceled
+// message gets status canceled and a "Step canceled" detail. It reports
+// whether anything was canceled.
+func (c *Canceler) Cancel(ctx context.Context, env primitive.ObjectID, transactionID string) (bool, error) {
+	canceled := false
+	if ok, err := c.deleteTask(QueueTrigger, TriggerTaskID(env, transactionID)); err != nil {
+		return false, err
+	} else if ok {
+		canceled = true
+	}
+	cur, err := c.Log.messages.Find(ctx, bson.M{"_environmentId": env, "transactionId": transactionID, "status": StatusPending},
+		options.Find().SetProjection(bson.M{"_id": 1, "subscriberId": 1}))
+	if err != nil {
+		return false, fmt.Errorf("delivery: pending messages: %w", err)
+	}
+	var rows []struct {
+		ID           primitive.ObjectID `bson:"_id"`
+		SubscriberID string             `bson:"subscriberId"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return false, fmt.Errorf("delivery: pending messages: %w", err)
+	}
+	left := map[string]int{} // bucket leave result per subscriber
+	n := 0
+	for _, r := range rows {
+		ok, err := c.deleteTask(QueueDeliver, DeliverTaskID(r.ID))
+		if err != nil {
+			return canceled, err
+		}
+		raw := `{"reason":"the task was deleted"}`
+		if !ok {
+			// No waiting task: the message may wait in a digest window.
+			res, seen := left[r.SubscriberID]
+			if !seen {
+				res, err = c.leaveDigest(ctx, env, transactionID, r.SubscriberID)
+				if err != nil {
+					return canceled, err
+				}
+				left[r.SubscriberID] = res
+			}
+			if res <= 0 {
+				continue
+			}
+			raw = `{"reason":"the event was removed from its digest"}`
+		}
+		d := NewDetail(TextStepCanceled, DetailWarning, SourceInternal, raw, false)
+		res, err := c.Log.messages.UpdateOne(ctx, bson.M{"_id": r.ID, "status": StatusPending},
+			bson.M{"$set": bson.M{"status": StatusCanceled, "updatedAt": store.Now()}, "$push": bson.M{"executionDetails": d}})
+		if err != nil {
+			return canceled, fmt.Errorf("delivery: cancel message: %w", err)
+		}
+		if res.ModifiedCount > 0 {
+			canceled = true
+			n++
+		}
+	}
+	if c.Logger != nil {
+		c.Logger.Info("transaction canceled", "transaction_id", transactionID, "canceled", canceled, "messages", n)
+	}
+	return canceled, nil
+}
+
+// leaveDigest removes the subscriber's event of the transaction from its
+// open digest bucket: 1 if removed, 0 if it was in none, -1 if the digest is
+// being sent.
+func (c *Canceler) leaveDigest(ctx context.Context, env primitive.ObjectID, transactionID, subscriberID string) (int, error) {
+	if c.Redis == nil {
+		return 0, nil
+	}
+	id, err := c.Redis.Get(ctx, memberKey(env, transactionID, subscriberID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("delivery: digest membership: %w", err)
+	}
+	n, err := leaveScript.Run(ctx, c.Redis, nil, id, transactionID, digestPrefix).Int()
+	if err != nil {
+		return 0, fmt.Errorf("delivery: leave digest: %w", err)
+	}
+	if n > 0 {
+		n = 1
+	}
+	return n, nil
+}
