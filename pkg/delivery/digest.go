@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"time"
 
@@ -234,7 +235,7 @@ func NewDigestTask(p DigestPayload, at time.Time) (*asynq.Task, error) {
 		asynq.Timeout(5*time.Minute)), nil
 }
 
-// HandleDigest closes a bucket and sends its digest: the first remaining
+// HandleDigest closes a bucket and sends its digest: the earliest remaining
 // event's messages of the chat steps after the digest step are rendered
 // with step.events (the events' payloads), step.total_count and
 // step.digest, and delivered; the other events' messages are marked merged.
@@ -254,7 +255,6 @@ func (w *Worker) HandleDigest(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("delivery: close digest: %w", err)
 	}
 	var events []digestEvent
-	var txs []string
 	for i := 0; i+1 < len(raw); i += 2 {
 		var ev digestEvent
 		if err := json.Unmarshal([]byte(raw[i+1]), &ev); err != nil {
@@ -262,7 +262,14 @@ func (w *Worker) HandleDigest(ctx context.Context, t *asynq.Task) error {
 			continue
 		}
 		events = append(events, ev)
-		txs = append(txs, ev.TransactionID)
+	}
+	// In the order the API accepted them (triggers are processed
+	// concurrently); events accepted in the same millisecond keep their
+	// arrival order.
+	sort.SliceStable(events, func(i, j int) bool { return events[i].CreatedAt.Before(events[j].CreatedAt) })
+	txs := make([]string, len(events))
+	for i, ev := range events {
+		txs[i] = ev.TransactionID
 	}
 	if len(events) == 0 {
 		log.Debug("digest window closed without events")
