@@ -30,28 +30,25 @@ func cancelable(s asynq.TaskState) bool {
 	return s == asynq.TaskStatePending || s == asynq.TaskStateScheduled || s == asynq.TaskStateRetry
 }
 
-// deleteTask removes a task that has not started. It reports false when the
-// task does not exist, already ran or is running.
-func (c *Canceler) deleteTask(queue, id string) (bool, error) {
+// deleteTask removes a task that has not started. deleted reports whether it
+// did; exists whether the task is known at all (running or recently done
+// tasks exist but cannot be deleted).
+func (c *Canceler) deleteTask(queue, id string) (deleted, exists bool, err error) {
 	info, err := c.Inspector.GetTaskInfo(queue, id)
 	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
-		return false, nil
+		return false, false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("delivery: read task: %w", err)
+		return false, false, fmt.Errorf("delivery: read task: %w", err)
 	}
 	if !cancelable(info.State) {
-		return false, nil
+		return false, true, nil
 	}
-	err = c.Inspector.DeleteTask(queue, id)
-	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
-		return false, nil
+	if err := c.Inspector.DeleteTask(queue, id); err != nil {
+		// Gone or started meanwhile: it is being (or was) processed.
+		return false, true, nil
 	}
-	if err != nil {
-		// The task started meanwhile: it is being sent.
-		return false, nil
-	}
-	return true, nil
+	return true, true, nil
 }
 
 // Cancel cancels what the transaction has not sent yet in the environment:
@@ -61,7 +58,7 @@ func (c *Canceler) deleteTask(queue, id string) (bool, error) {
 // whether anything was canceled.
 func (c *Canceler) Cancel(ctx context.Context, env primitive.ObjectID, transactionID string) (bool, error) {
 	canceled := false
-	if ok, err := c.deleteTask(QueueTrigger, TriggerTaskID(env, transactionID)); err != nil {
+	if ok, _, err := c.deleteTask(QueueTrigger, TriggerTaskID(env, transactionID)); err != nil {
 		return false, err
 	} else if ok {
 		canceled = true
@@ -81,9 +78,12 @@ func (c *Canceler) Cancel(ctx context.Context, env primitive.ObjectID, transacti
 	left := map[string]int{} // bucket leave result per subscriber
 	n := 0
 	for _, r := range rows {
-		ok, err := c.deleteTask(QueueDeliver, DeliverTaskID(r.ID))
+		ok, exists, err := c.deleteTask(QueueDeliver, DeliverTaskID(r.ID))
 		if err != nil {
 			return canceled, err
+		}
+		if !ok && exists {
+			continue // being sent
 		}
 		raw := `{"reason":"the task was deleted"}`
 		if !ok {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/herald/heraldtest"
 	"github.com/heraldhq/herald/pkg/notify"
@@ -413,5 +415,80 @@ func TestChatStepsPinnedToIntegrations(t *testing.T) {
 	ms := byStep(waitMessages(t, e, "p1", 2, notPending))
 	if ms["a"].IntegrationIdentifier != "team-a" || ms["b"].IntegrationIdentifier != "team-b" {
 		t.Fatalf("messages: %+v", ms)
+	}
+}
+
+// Redelivered trigger and digest tasks neither add an event twice nor send
+// a digest twice.
+func TestDigestRedelivery(t *testing.T) {
+	e := heraldtest.New(t)
+	s := e.Services
+	rec := &recorder{}
+	w := delivery.NewWorker(delivery.WorkerDeps{
+		Logger: s.Logger, Queue: s.Queue, Workflows: s.Workflows, Subscribers: s.Subscribers,
+		Integrations: s.Integrations, Log: s.Deliveries, Cipher: s.Cipher, Templates: s.Templates,
+		Senders: map[string]notify.Sender{"slack": rec}, Redis: s.Redis,
+	})
+	e.Request("POST", "/v1/integrations", map[string]any{"providerId": "slack", "channel": "chat", "active": true, "credentials": map[string]any{}}).Must(t, 201)
+	e.Request("POST", "/v1/subscribers", map[string]any{"subscriberId": "s1"}).Must(t, 201)
+	e.Request("PUT", "/v1/subscribers/s1/credentials", map[string]any{"providerId": "slack", "credentials": map[string]any{"webhookUrl": hook}}).Must(t, 200)
+	workflowWith(t, e, "digest",
+		map[string]any{"template": map[string]any{"type": "digest"}, "metadata": map[string]any{"amount": 1, "unit": "minutes"}},
+		chat("{{step.total_count}}", map[string]any{"name": "chat"}),
+	)
+	trigger(t, e, "digest", "r1", map[string]any{"n": 1})
+	time.Sleep(5 * time.Millisecond)
+	trigger(t, e, "digest", "r2", map[string]any{"n": 2})
+
+	insp := asynq.NewInspector(s.QueueRedis)
+	defer insp.Close()
+	triggers, err := insp.ListPendingTasks(delivery.QueueTrigger)
+	if err != nil || len(triggers) != 2 {
+		t.Fatalf("trigger tasks %v %v", triggers, err)
+	}
+	ctx := context.Background()
+	for round := 0; round < 2; round++ {
+		for _, ti := range triggers {
+			if err := w.HandleTrigger(ctx, asynq.NewTask(ti.Type, ti.Payload)); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+	digests, err := insp.ListScheduledTasks(delivery.QueueTrigger)
+	if err != nil || len(digests) != 1 || digests[0].Type != delivery.TypeDigest {
+		t.Fatalf("scheduled digests %v %v", digests, err)
+	}
+	if at := digests[0].NextProcessAt; time.Until(at) < 30*time.Second {
+		t.Fatalf("digest scheduled at %v, want the window's end about a minute ahead", at)
+	}
+	task := asynq.NewTask(digests[0].Type, digests[0].Payload)
+	for round := 0; round < 2; round++ {
+		if err := w.HandleDigest(ctx, task); err != nil {
+			t.Fatalf("digest round %d: %v", round, err)
+		}
+	}
+	pending, err := insp.ListPendingTasks(delivery.QueueDeliver)
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("deliver tasks after two digest runs: %d %v", len(pending), err)
+	}
+	if err := w.HandleDeliver(ctx, asynq.NewTask(pending[0].Type, pending[0].Payload)); err != nil {
+		t.Fatal(err)
+	}
+	if sent := rec.all(); len(sent) != 1 || sent[0].Text != "2" {
+		t.Fatalf("sent %+v", sent)
+	}
+	leader := messagesOf(t, e, "r1")[0]
+	merged := messagesOf(t, e, "r2")[0]
+	if leader.Status != delivery.StatusSent || merged.Status != delivery.StatusMerged {
+		t.Fatalf("statuses %s %s", leader.Status, merged.Status)
+	}
+	n := 0
+	for _, d := range leader.ExecutionDetails {
+		if d.Detail == delivery.TextDigestTriggered {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("digest details recorded %d times: %+v", n, leader.ExecutionDetails)
 	}
 }
