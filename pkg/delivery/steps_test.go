@@ -248,6 +248,7 @@ func TestDigestStep(t *testing.T) {
 	)
 	for i := 1; i <= 5; i++ {
 		trigger(t, e, "digest", fmt.Sprintf("g%d", i), map[string]any{"name": fmt.Sprintf("e%d", i)})
+		time.Sleep(5 * time.Millisecond) // distinct acceptance times order the events
 	}
 	e.Eventually(15*time.Second, "the digest", func() bool { return rec.count() >= 1 })
 	time.Sleep(1500 * time.Millisecond)
