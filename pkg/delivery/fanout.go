@@ -295,8 +295,8 @@ func (w *Worker) prepare(r stepRun, step workflow.Step) (Message, DeliverPayload
 	m.ExecutionDetails = append(base, NewDetail(TextStepQueued, DetailQueued, SourceInternal, "", false))
 	due := r.due()
 	triggered := p.CreatedAt
-	if due.After(triggered) {
-		triggered = due // the latency metric measures from when the message was due
+	if r.at.After(triggered) {
+		triggered = r.at // the latency metric measures from when the message was due
 	}
 	return m, DeliverPayload{
 		EnvironmentID: p.EnvironmentID, MessageID: m.ID, TransactionID: p.TransactionID,

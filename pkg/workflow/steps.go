@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -68,7 +69,11 @@ func (s Step) ParseFilters() ([]filter.Filter, error) {
 	}
 	var fs []filter.Filter
 	if err := json.Unmarshal([]byte(s.Filters), &fs); err != nil {
-		return nil, fmt.Errorf("filters must be an array of filter groups {isNegated, type, value, children}: %v", err)
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, fmt.Errorf("filters: %s must not be a JSON %s", te.Field, te.Value)
+		}
+		return nil, errors.New("filters must be an array of filter groups {isNegated, type, value, children}")
 	}
 	return fs, nil
 }
