@@ -195,9 +195,11 @@ func TestDelayStep(t *testing.T) {
 		t.Fatalf("sent before the delay elapsed")
 	}
 	e.Eventually(10*time.Second, "the delayed send", func() bool { return rec.count() == 1 })
-	if el := time.Since(start); el < time.Second {
+	el := time.Since(start)
+	if el < time.Second {
 		t.Fatalf("sent after %v, before the 2s delay", el)
 	}
+	t.Logf("2s delay: sent %v after the trigger", el.Round(10*time.Millisecond))
 	if got := rec.all()[0].Text; got != "later 1" {
 		t.Fatalf("text %q", got)
 	}
@@ -246,11 +248,13 @@ func TestDigestStep(t *testing.T) {
 		map[string]any{"template": map[string]any{"type": "digest"}, "metadata": map[string]any{"amount": 2, "unit": "seconds"}},
 		chat("{{step.total_count}} events:{{#each step.events}} {{name}}{{/each}} digest={{step.digest}}", map[string]any{"name": "chat"}),
 	)
+	start := time.Now()
 	for i := 1; i <= 5; i++ {
 		trigger(t, e, "digest", fmt.Sprintf("g%d", i), map[string]any{"name": fmt.Sprintf("e%d", i)})
 		time.Sleep(5 * time.Millisecond) // distinct acceptance times order the events
 	}
 	e.Eventually(15*time.Second, "the digest", func() bool { return rec.count() >= 1 })
+	t.Logf("2s digest window: sent %v after the first event", time.Since(start).Round(10*time.Millisecond))
 	time.Sleep(1500 * time.Millisecond)
 	sent := rec.all()
 	if len(sent) != 1 {
