@@ -164,3 +164,29 @@ func (l *Limiter) Reserve(ctx context.Context, key, token string, lim Limit) (ti
 	}
 	return time.Duration(ms) * time.Millisecond, nil
 }
+
+var holdScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local want = now + tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < want then
+  redis.call('SET', KEYS[1], string.format('%d', want), 'PX', tonumber(ARGV[2]) + want - now)
+end
+return 0
+`)
+
+// Hold makes key refuse new events for d (after the provider answered 429
+// with Retry-After d): callers that come later queue behind it.
+func (l *Limiter) Hold(ctx context.Context, key string, lim Limit, d time.Duration) error {
+	if lim.IsZero() || d <= 0 {
+		return nil
+	}
+	burst := lim.Burst
+	if burst < 1 {
+		burst = 1
+	}
+	interval := lim.Period.Milliseconds() / int64(lim.Rate)
+	tolerance := interval * int64(burst-1)
+	return holdScript.Run(ctx, l.rdb, []string{l.prefix + key}, d.Milliseconds()+tolerance, time.Minute.Milliseconds()).Err()
+}
