@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -79,13 +80,17 @@ func AsError(err error) *Error {
 	return &Error{Kind: Transient, Reason: err.Error()}
 }
 
-// Truncate cuts a response body to MaxBodyLen and redacts the given secrets.
+// Truncate redacts the given secrets from a response body, then cuts it to
+// MaxBodyLen (in that order, so a cut cannot leave part of a secret).
+// Secrets are redacted longest first.
 func Truncate(body []byte, secrets ...string) string {
-	s := string(body)
+	ss := append([]string(nil), secrets...)
+	sort.Slice(ss, func(i, j int) bool { return len(ss[i]) > len(ss[j]) })
+	s := secret.Redact(string(body), ss...)
 	if len(s) > MaxBodyLen {
-		s = s[:MaxBodyLen] + "…"
+		s = strings.ToValidUTF8(s[:MaxBodyLen], "") + "…"
 	}
-	return secret.Redact(s, secrets...)
+	return s
 }
 
 // FromHTTP classifies an HTTP answer: nil for 2xx; RateLimited for 429 (with

@@ -10,10 +10,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
 
+	"github.com/heraldhq/herald/pkg/netguard"
 	"github.com/heraldhq/herald/pkg/notify"
 )
 
@@ -41,10 +43,33 @@ func NewHTTPClient(timeout time.Duration) *http.Client {
 	}
 }
 
+// NewGuardedClient returns the client production Slack requests use: every
+// connection passes policy at dial time (after DNS resolution, so a public
+// name resolving to a private address is refused too), redirects are not
+// followed, and timeout bounds the whole request.
+func NewGuardedClient(policy netguard.Policy, timeout time.Duration) *http.Client {
+	return policy.NewClient(netguard.ClientOptions{Timeout: timeout, MaxRedirects: 0, MaxIdleConnsPerHost: 20})
+}
+
+// Guard is checked on every webhook URL before a request is made.
+type Guard struct {
+	Policy netguard.Policy
+	// Hosts a webhook may point at (SLACK_WEBHOOK_HOSTS); empty allows any.
+	Hosts []string
+}
+
 // Sender posts messages to Slack incoming webhooks.
 type Sender struct {
 	client *http.Client
 	log    *slog.Logger
+	guard  *Guard
+}
+
+// WithGuard makes the sender refuse webhook URLs g does not allow (a
+// permanent failure, no request made).
+func (s *Sender) WithGuard(g Guard) *Sender {
+	s.guard = &g
+	return s
 }
 
 // New returns a Sender using client.
@@ -85,6 +110,12 @@ func (s *Sender) Send(ctx context.Context, m notify.Message) (notify.Result, err
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return notify.Result{}, &notify.Error{Kind: notify.Permanent, Reason: "invalid webhook URL"}
 	}
+	if s.guard != nil {
+		if err := s.guard.Policy.CheckURL(hook, s.guard.Hosts); err != nil {
+			return notify.Result{}, &notify.Error{Kind: notify.Permanent, Reason: "webhook URL refused: " + notify.Truncate([]byte(err.Error()), hook)}
+		}
+	}
+	secrets := hookSecrets(u, hook)
 	payload, err := Body(m)
 	if err != nil {
 		return notify.Result{}, &notify.Error{Kind: notify.Permanent, Reason: "cannot encode message: " + err.Error()}
@@ -96,23 +127,38 @@ func (s *Sender) Send(ctx context.Context, m notify.Message) (notify.Result, err
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return notify.Result{}, transportError(err, hook)
+		return notify.Result{}, transportError(err, secrets)
 	}
 	defer resp.Body.Close()
 	raw, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	body := notify.Truncate(raw, hook)
+	body := notify.Truncate(raw, secrets...)
 	if err := notify.FromHTTP(resp.StatusCode, resp.Header, body); err != nil {
 		return notify.Result{}, err
 	}
 	if rerr != nil {
-		s.log.Debug("reading Slack's answer failed after success", "transaction_id", m.TransactionID, "error", notify.Truncate([]byte(rerr.Error()), hook))
+		s.log.Debug("reading Slack's answer failed after success", "transaction_id", m.TransactionID, "error", notify.Truncate([]byte(rerr.Error()), secrets...))
 	}
 	return notify.Result{StatusCode: resp.StatusCode, Body: body}, nil
 }
 
-// transportError classifies a failure to get an answer: all are transient.
-// *url.Error's text contains the URL, so only its cause is kept, redacted.
-func transportError(err error, hook string) *notify.Error {
+// hookSecrets are the parts of a webhook URL that must never be shown: the
+// URL, its path and its last path segment (the token).
+func hookSecrets(u *url.URL, hook string) []string {
+	out := []string{hook, u.Path}
+	if i := strings.LastIndex(strings.TrimRight(u.Path, "/"), "/"); i >= 0 {
+		out = append(out, strings.Trim(u.Path[i:], "/"))
+	}
+	if u.RawQuery != "" {
+		out = append(out, u.RawQuery)
+	}
+	return out
+}
+
+// transportError classifies a failure to get an answer: a target the SSRF
+// guard refused is permanent, every other one (timeouts, refused or reset
+// connections, DNS failures) is transient. *url.Error's text contains the
+// URL, so only its cause is kept, redacted.
+func transportError(err error, secrets []string) *notify.Error {
 	reason := err.Error()
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -121,5 +167,10 @@ func transportError(err error, hook string) *notify.Error {
 			reason = "timeout: " + reason
 		}
 	}
-	return &notify.Error{Kind: notify.Transient, Reason: notify.Truncate([]byte(reason), hook)}
+	kind := notify.Transient
+	if netguard.IsForbidden(err) {
+		kind = notify.Permanent
+		reason = "target address not allowed (" + reason + ")"
+	}
+	return &notify.Error{Kind: kind, Reason: notify.Truncate([]byte(reason), secrets...)}
 }
