@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/heraldhq/herald/pkg/httpapi"
+	"github.com/heraldhq/herald/pkg/ratelimit"
 )
 
 // NewAPI builds the HTTP API on the services.
@@ -25,6 +26,7 @@ func (s *Services) NewAPI() *httpapi.Server {
 		Ready:        func(ctx context.Context) error { return s.Ready(ctx) },
 		SlackOAuth:   oauth,
 		Metrics:      s.Metrics,
+		RateLimiter:  ratelimit.New(s.Redis),
 	})
 	dash, err := s.NewDashboard(oauth)
 	if err != nil {
