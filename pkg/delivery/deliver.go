@@ -49,20 +49,29 @@ func rawJSON(v any) string {
 	return string(b)
 }
 
-// DeferError asks the queue to run a task again after After without counting
-// a failed attempt (rate limits: ours and the provider's 429).
+// DeferError asks the queue to run a task again at At without counting a
+// failed attempt (rate limits: ours and the provider's 429).
 type DeferError struct {
-	After  time.Duration
+	At     time.Time
 	Reason string
 }
 
-func (e *DeferError) Error() string { return fmt.Sprintf("deferred %v: %s", e.After, e.Reason) }
+func (e *DeferError) Error() string {
+	return fmt.Sprintf("deferred until %s: %s", e.At.UTC().Format(time.RFC3339), e.Reason)
+}
 
-// retryError is a counted, transient failure to retry after a set delay
-// (the step of the retry schedule the handler recorded as nextRetryAt).
+// retryError is a counted, transient failure to retry at a set time (the
+// step of the retry schedule the handler recorded as nextRetryAt).
 type retryError struct {
-	after time.Duration
-	err   error
+	at  time.Time
+	err error
+}
+
+// dueAt is when a task delayed by d runs again. asynq keeps retry times in
+// whole seconds (rounded down), so the time is rounded up to the next second:
+// a retry is never early, and at most a second late.
+func dueAt(d time.Duration) time.Time {
+	return time.Now().Add(d).Truncate(time.Second).Add(time.Second)
 }
 
 func (e *retryError) Error() string { return e.err.Error() }
@@ -176,7 +185,7 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 			log.Warn("webhook rate limit unavailable; sending", "error", err.Error())
 		} else if wait > 0 {
 			log.Debug("webhook rate limit: deferred", "wait_ms", wait.Milliseconds())
-			return &DeferError{After: wait, Reason: "webhook rate limit"}
+			return &DeferError{At: dueAt(wait), Reason: "webhook rate limit"}
 		}
 	}
 	details = append(details, NewDetail(TextMessageCreated, DetailPending, SourceInternal, "", isRetry))
@@ -205,7 +214,8 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 		log.Info("send interrupted by shutdown; the delivery returns to the queue")
 		return ctx.Err()
 	}
-	ne := notify.AsError(err)
+	// Providers redact; the webhook is redacted here again in case one did not.
+	ne := notify.AsError(err).Redacted(notify.URLSecrets(url)...)
 	raw := map[string]any{"statusCode": ne.StatusCode, "body": ne.Body, "kind": ne.Kind.String()}
 	if ne.Reason != "" {
 		raw["reason"] = ne.Reason
@@ -227,9 +237,10 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 				log.Warn("could not hold the webhook's rate limit", "error", err.Error())
 			}
 		}
+		at := dueAt(wait)
 		raw["willRetry"] = true
-		raw["nextRetryAt"] = time.Now().Add(wait).UTC()
-		ret = &DeferError{After: wait, Reason: ne.Error()}
+		raw["nextRetryAt"] = at.UTC()
+		ret = &DeferError{At: at, Reason: ne.Error()}
 	case notify.Permanent:
 		attempt.Status = StatusError
 		if needsReconnect(ne) {
@@ -245,10 +256,10 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 			raw["retries"] = retried
 			ret = fmt.Errorf("%w: retries exhausted: %w", ne, asynq.SkipRetry)
 		} else {
-			wait := sched.Delay(retried + 1)
+			at := dueAt(sched.Delay(retried + 1))
 			raw["willRetry"] = true
-			raw["nextRetryAt"] = time.Now().Add(wait).UTC()
-			ret = &retryError{after: wait, err: ne}
+			raw["nextRetryAt"] = at.UTC()
+			ret = &retryError{at: at, err: ne}
 		}
 	}
 	attempt.Details = append(details, NewDetail(TextProviderError, DetailFailed, SourceInternal, rawJSON(raw), isRetry))

@@ -25,6 +25,11 @@ import (
 // TaskCheckInterval is how often an idle worker looks for new tasks.
 const TaskCheckInterval = 50 * time.Millisecond
 
+// DelayedTaskCheckInterval is how often due retries and deferred deliveries
+// are moved back to the queue (asynq's default, 5 s, would delay short
+// retry steps and bunch rate-limited deliveries together).
+const DelayedTaskCheckInterval = 200 * time.Millisecond
+
 // Enqueuer enqueues tasks; *asynq.Client implements it.
 type Enqueuer interface {
 	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
@@ -80,11 +85,12 @@ func (w *Worker) ServerConfig(concurrency int) asynq.Config {
 		shutdown = 10 * time.Second
 	}
 	return asynq.Config{
-		Concurrency:       concurrency,
-		TaskCheckInterval: TaskCheckInterval,
-		Queues:            map[string]int{QueueDeliver: 6, QueueTrigger: 3},
-		RetryDelayFunc:    RetryDelay,
-		IsFailure:         IsFailure,
+		Concurrency:              concurrency,
+		TaskCheckInterval:        TaskCheckInterval,
+		DelayedTaskCheckInterval: DelayedTaskCheckInterval,
+		Queues:                   map[string]int{QueueDeliver: 6, QueueTrigger: 3},
+		RetryDelayFunc:           RetryDelay,
+		IsFailure:                IsFailure,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			n, _ := asynq.GetRetryCount(ctx)
 			lvl := w.Logger.Warn
@@ -105,12 +111,12 @@ func (w *Worker) ServerConfig(concurrency int) asynq.Config {
 // failures are our own backends', back off exponentially from 1s.
 func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
 	var de *DeferError
-	if errors.As(err, &de) && de.After > 0 {
-		return de.After
+	if errors.As(err, &de) {
+		return max(time.Until(de.At), 0)
 	}
 	var re *retryError
-	if errors.As(err, &re) && re.after > 0 {
-		return re.after
+	if errors.As(err, &re) {
+		return max(time.Until(re.at), 0)
 	}
 	var ne *notify.Error
 	if errors.As(err, &ne) && ne.RetryAfter > 0 {

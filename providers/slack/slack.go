@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -115,7 +114,7 @@ func (s *Sender) Send(ctx context.Context, m notify.Message) (notify.Result, err
 			return notify.Result{}, &notify.Error{Kind: notify.Permanent, Reason: "webhook URL refused: " + notify.Truncate([]byte(err.Error()), hook)}
 		}
 	}
-	secrets := hookSecrets(u, hook)
+	secrets := notify.URLSecrets(hook)
 	payload, err := Body(m)
 	if err != nil {
 		return notify.Result{}, &notify.Error{Kind: notify.Permanent, Reason: "cannot encode message: " + err.Error()}
@@ -139,19 +138,6 @@ func (s *Sender) Send(ctx context.Context, m notify.Message) (notify.Result, err
 		s.log.Debug("reading Slack's answer failed after success", "transaction_id", m.TransactionID, "error", notify.Truncate([]byte(rerr.Error()), secrets...))
 	}
 	return notify.Result{StatusCode: resp.StatusCode, Body: body}, nil
-}
-
-// hookSecrets are the parts of a webhook URL that must never be shown: the
-// URL, its path and its last path segment (the token).
-func hookSecrets(u *url.URL, hook string) []string {
-	out := []string{hook, u.Path}
-	if i := strings.LastIndex(strings.TrimRight(u.Path, "/"), "/"); i >= 0 {
-		out = append(out, strings.Trim(u.Path[i:], "/"))
-	}
-	if u.RawQuery != "" {
-		out = append(out, u.RawQuery)
-	}
-	return out
 }
 
 // transportError classifies a failure to get an answer: a target the SSRF
