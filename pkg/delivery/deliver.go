@@ -266,11 +266,12 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 	if attempt.Status == StatusPending && w.Redis != nil {
 		_ = w.Redis.Set(context.WithoutCancel(ctx), msgStateKey(p.MessageID.Hex()), stateAttempted, stateTTL).Err()
 	}
-	w.record(ctx, log, p, attempt)
-	log.Info("send failed", "error", ne.Error(), "final", attempt.Status == StatusError)
 	if attempt.ErrorID == ErrorIDNeedsReconnect {
+		// Mark first: once the message shows the error, the channel shows it too.
 		w.markReconnect(ctx, log, p, url, ne)
 	}
+	w.record(ctx, log, p, attempt)
+	log.Info("send failed", "error", ne.Error(), "final", attempt.Status == StatusError)
 	return ret
 }
 
