@@ -38,6 +38,11 @@ const (
 	reconnectTTL   = 7 * 24 * time.Hour
 )
 
+// MaxRateLimited is how many 429 answers to one message are waited out
+// without spending the retry schedule; later ones count as failed attempts,
+// so a webhook that always answers 429 still ends in the dead letter.
+const MaxRateLimited = 20
+
 func msgStateKey(id string) string { return "herald:msg:" + id }
 
 func reconnectKey(p DeliverPayload) string {
@@ -222,7 +227,19 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 	}
 	attempt := Attempt{Status: StatusPending, ErrorID: errorIDProvider, ErrorText: ne.Error()}
 	var ret error
-	switch ne.Kind {
+	kind := ne.Kind
+	if kind == notify.RateLimited && w.Redis != nil {
+		key := msgStateKey(p.MessageID.Hex()) + ":429"
+		n, err := w.Redis.Incr(ctx, key).Result()
+		if err == nil {
+			_ = w.Redis.Expire(ctx, key, stateTTL).Err()
+			if n > MaxRateLimited {
+				kind = notify.Transient
+				raw["rateLimitedTimes"] = n
+			}
+		}
+	}
+	switch kind {
 	case notify.RateLimited:
 		// Slack's 429: wait as told, and do not spend a retry on it.
 		wait := ne.RetryAfter
