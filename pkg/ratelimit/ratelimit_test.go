@@ -123,3 +123,21 @@ func TestParseRate(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkReserve(b *testing.B) {
+	opt, err := redis.ParseURL(testenv.RedisURL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	defer c.Close()
+	l := New(c)
+	ctx := context.Background()
+	lim := Limit{Rate: 1000000, Period: time.Second, Burst: 1000000}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := l.Reserve(ctx, WebhookKey(fmt.Sprint("bench", i%100)), fmt.Sprint(i), lim); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
