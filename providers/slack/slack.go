@@ -21,9 +21,9 @@ import (
 // maxResponse is how much of Slack's answer is read.
 const maxResponse = 64 << 10
 
-// NewHTTPClient returns the client Slack requests use: an overall timeout,
-// dial and TLS timeouts, and no redirects (a webhook that redirects is an
-// error, not something to follow).
+// NewHTTPClient returns a client with an overall timeout, dial and TLS
+// timeouts and no redirects, but without the SSRF guard: for tests only.
+// Production senders use NewGuardedClient (providers.New does).
 func NewHTTPClient(timeout time.Duration) *http.Client {
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
