@@ -12,6 +12,8 @@ import (
 // New builds every provider's sender, keyed by provider id.
 func New(cfg config.Config, log *slog.Logger) map[string]notify.Sender {
 	return map[string]notify.Sender{
-		integration.ProviderSlack: slack.New(slack.NewHTTPClient(cfg.ProviderTimeout), log.With("provider", integration.ProviderSlack)),
+		integration.ProviderSlack: slack.New(slack.NewGuardedClient(cfg.TargetPolicy(), cfg.ProviderTimeout),
+			log.With("provider", integration.ProviderSlack)).
+			WithGuard(slack.Guard{Policy: cfg.TargetPolicy(), Hosts: cfg.SlackWebhookHosts}),
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/pkg/netguard"
+	"github.com/heraldhq/herald/pkg/ratelimit"
+	"github.com/heraldhq/herald/pkg/retry"
 	"github.com/heraldhq/herald/pkg/secret"
 )
 
@@ -41,6 +43,10 @@ type Config struct {
 	CacheTTL          time.Duration // HERALD_CACHE_TTL
 	ProviderTimeout   time.Duration // HERALD_PROVIDER_TIMEOUT
 	ShutdownTimeout   time.Duration // HERALD_SHUTDOWN_TIMEOUT
+
+	RetrySchedule    retry.Schedule  // HERALD_RETRY_SCHEDULE
+	WebhookRate      ratelimit.Limit // HERALD_WEBHOOK_RATE, HERALD_WEBHOOK_BURST
+	TriggerRateLimit ratelimit.Limit // HERALD_TRIGGER_RATE_LIMIT, HERALD_TRIGGER_BURST
 }
 
 // Getenv looks up an environment variable; os.Getenv fits.
@@ -65,6 +71,20 @@ func Load(getenv Getenv) (Config, error) {
 		ProviderTimeout:   p.duration("HERALD_PROVIDER_TIMEOUT", 10*time.Second),
 		ShutdownTimeout:   p.duration("HERALD_SHUTDOWN_TIMEOUT", 20*time.Second),
 	}
+	c.RetrySchedule = retry.Default
+	if v, ok := p.nonEmpty("HERALD_RETRY_SCHEDULE"); ok {
+		sched, err := retry.Parse(v)
+		if strings.EqualFold(v, "none") || v == "0" {
+			sched, err = retry.Schedule{}, nil
+		}
+		if err != nil {
+			p.fail("HERALD_RETRY_SCHEDULE", v, err.Error())
+		} else {
+			c.RetrySchedule = sched
+		}
+	}
+	c.WebhookRate = p.rate("HERALD_WEBHOOK_RATE", "1/s", "HERALD_WEBHOOK_BURST", 3)
+	c.TriggerRateLimit = p.rate("HERALD_TRIGGER_RATE_LIMIT", "off", "HERALD_TRIGGER_BURST", 0)
 	switch v := strings.ToLower(strings.TrimSpace(getenv("HERALD_ALLOW_PRIVATE_TARGETS"))); v {
 	case "":
 	case "loopback":
@@ -146,6 +166,25 @@ func (p *parser) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+func (p *parser) nonEmpty(name string) (string, bool) {
+	v := strings.TrimSpace(p.getenv(name))
+	return v, v != ""
+}
+
+// rate reads a rate ("1/s", "off") and its burst (0: the rate's count).
+func (p *parser) rate(name, def, burstName string, defBurst int) ratelimit.Limit {
+	v := p.str(name, def)
+	lim, err := ratelimit.ParseRate(v)
+	if err != nil {
+		p.fail(name, v, err.Error())
+		lim, _ = ratelimit.ParseRate(def)
+	}
+	if b := p.int(burstName, defBurst, 0, 1000000); b > 0 {
+		lim.Burst = b
+	}
+	return lim
 }
 
 func (p *parser) int(name string, def, lo, hi int) int {

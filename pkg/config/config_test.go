@@ -97,3 +97,33 @@ func TestPrivateTargets(t *testing.T) {
 		t.Fatalf("hosts %v", c.SlackWebhookHosts)
 	}
 }
+
+func TestLoadDeliveryPolicy(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RetrySchedule.String() != "5s,30s,2m0s,10m0s,30m0s,1h0m0s,3h0m0s,6h0m0s" {
+		t.Fatalf("default schedule %v", c.RetrySchedule)
+	}
+	if c.WebhookRate.Rate != 1 || c.WebhookRate.Period != time.Second || c.WebhookRate.Burst != 3 || !c.TriggerRateLimit.IsZero() {
+		t.Fatalf("default rates %v %v", c.WebhookRate, c.TriggerRateLimit)
+	}
+	c, err = Load(env(map[string]string{
+		"HERALD_RETRY_SCHEDULE": "200ms, 1s", "HERALD_WEBHOOK_RATE": "off",
+		"HERALD_TRIGGER_RATE_LIMIT": "100/m", "HERALD_TRIGGER_BURST": "20",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RetrySchedule.String() != "200ms,1s" || !c.WebhookRate.IsZero() || c.TriggerRateLimit.Rate != 100 || c.TriggerRateLimit.Burst != 20 {
+		t.Fatalf("got %v %v %v", c.RetrySchedule, c.WebhookRate, c.TriggerRateLimit)
+	}
+	if c, err = Load(env(map[string]string{"HERALD_RETRY_SCHEDULE": "none"})); err != nil || len(c.RetrySchedule) != 0 {
+		t.Fatalf("none: %v %v", c.RetrySchedule, err)
+	}
+	_, err = Load(env(map[string]string{"HERALD_RETRY_SCHEDULE": "5s,soon", "HERALD_WEBHOOK_RATE": "fast"}))
+	if err == nil || !strings.Contains(err.Error(), "HERALD_RETRY_SCHEDULE") || !strings.Contains(err.Error(), "HERALD_WEBHOOK_RATE") {
+		t.Fatalf("want both problems, got %v", err)
+	}
+}

@@ -3,39 +3,154 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/hibiken/asynq"
+	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/ratelimit"
+	"github.com/heraldhq/herald/pkg/retry"
 	"github.com/heraldhq/herald/pkg/secret"
+	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/subscriber"
 )
 
 // errorIDProvider is the message errorId of a provider failure.
 const errorIDProvider = "unexpected_provider_error"
 
+// Execution detail texts of the delivery policy.
+const (
+	TextChannelNeedsReconnect = "Channel needs reconnect"
+	TextAlreadySent           = "Message sent (recorded after a redelivery)"
+)
+
+// Redis keys of the delivery state. Values of msgStateKey: "s" once the
+// provider accepted the message, "a" once an attempt failed.
+const (
+	stateSent      = "s"
+	stateAttempted = "a"
+	stateTTL       = 48 * time.Hour
+	reconnectTTL   = 7 * 24 * time.Hour
+)
+
+// MaxRateLimited is how many 429 answers to one message are waited out
+// without spending the retry schedule; later ones count as failed attempts,
+// so a webhook that always answers 429 still ends in the dead letter.
+const MaxRateLimited = 20
+
+func msgStateKey(id string) string { return "herald:msg:" + id }
+
+func reconnectKey(p DeliverPayload) string {
+	return "herald:reconnect:" + p.SubscriberObjID.Hex() + ":" + p.IntegrationID.Hex()
+}
+
 func rawJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
 
+// DeferError asks the queue to run a task again at At without counting a
+// failed attempt (rate limits: ours and the provider's 429).
+type DeferError struct {
+	At     time.Time
+	Reason string
+}
+
+func (e *DeferError) Error() string {
+	return fmt.Sprintf("deferred until %s: %s", e.At.UTC().Format(time.RFC3339), e.Reason)
+}
+
+// retryError is a counted, transient failure to retry at a set time (the
+// step of the retry schedule the handler recorded as nextRetryAt).
+type retryError struct {
+	at  time.Time
+	err error
+}
+
+// dueAt is when a task delayed by d runs again. asynq keeps retry times in
+// whole seconds (rounded down), so the time is rounded up to the next second:
+// a retry is never early, and at most a second late.
+func dueAt(d time.Duration) time.Time {
+	return time.Now().Add(d).Truncate(time.Second).Add(time.Second)
+}
+
+func (e *retryError) Error() string { return e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
+// IsFailure is asynq's IsFailure: a deferral does not count as a failed
+// attempt, so asynq does not increment the task's retry count for it.
+func IsFailure(err error) bool {
+	var d *DeferError
+	return !errors.As(err, &d)
+}
+
+// needsReconnect reports whether a provider answer means the subscriber's
+// channel is gone or forbidden (Slack: 403 action_prohibited, 404 no_service
+// or channel_not_found, 410 channel_is_archived).
+func needsReconnect(ne *notify.Error) bool {
+	if ne.Kind != notify.Permanent {
+		return false
+	}
+	switch ne.StatusCode {
+	case http.StatusForbidden, http.StatusNotFound, http.StatusGone:
+		return true
+	}
+	return false
+}
+
+// schedule is the retry schedule of p's environment.
+func (w *Worker) schedule(ctx context.Context, p DeliverPayload) retry.Schedule {
+	def := w.RetrySchedule
+	if def == nil {
+		def = retry.Default
+	}
+	if w.Environments == nil {
+		return def
+	}
+	env, err := w.Environments.FindByID(ctx, p.EnvironmentID)
+	if err != nil {
+		return def
+	}
+	return env.RetrySchedule(def)
+}
+
 // HandleDeliver sends one message with one attempt and records the outcome
-// in one write. Transient failures are returned for asynq to retry;
-// permanent ones skip retries.
+// in one write. The provider's answer was classified at the provider
+// boundary (notify.Error): transient failures are retried on the
+// environment's retry schedule, rate limits are deferred without counting an
+// attempt, permanent failures (and an exhausted schedule) end the task in
+// asynq's archive with the message in status error.
 func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 	var p DeliverPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
 		return fmt.Errorf("delivery: bad deliver payload: %v: %w", err, asynq.SkipRetry)
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
-	maxRetry, ok := asynq.GetMaxRetry(ctx)
-	if !ok {
-		maxRetry = DeliverMaxRetry
-	}
-	isRetry := retried > 0
 	log := w.Logger.With("transaction_id", p.TransactionID, "subscriber_id", p.SubscriberID,
 		"provider", p.ProviderID, "attempt", retried+1, "message_id", p.MessageID.Hex())
+
+	// One round trip: was it sent already (a redelivery after a crash or a
+	// lease expiry), did an attempt fail before, is the channel marked?
+	var state, marked string
+	if w.Redis != nil {
+		vals, err := w.Redis.MGet(ctx, msgStateKey(p.MessageID.Hex()), reconnectKey(p)).Result()
+		if err != nil {
+			log.Warn("could not read delivery state", "error", err.Error())
+		} else {
+			state, _ = vals[0].(string)
+			marked, _ = vals[1].(string)
+		}
+	}
+	if state == stateSent {
+		w.recordAlreadySent(ctx, log, p)
+		return nil
+	}
+	isRetry := retried > 0 || state == stateAttempted
 
 	details := []Detail{
 		NewDetail(TextStartSending, DetailPending, SourceInternal, "", isRetry),
@@ -53,6 +168,31 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 		w.record(ctx, log, p, Attempt{Status: StatusError, ErrorID: "missing_credentials", ErrorText: reason, Details: details})
 		return fmt.Errorf("delivery: %s: %w", reason, asynq.SkipRetry)
 	}
+	if marked != "" {
+		current, blocked, reason := w.checkChannel(ctx, log, p, url)
+		if blocked {
+			text := "channel needs reconnect: the subscriber must reconnect " + p.ProviderID + " (set new credentials or run Add to Slack again) before messages can be delivered"
+			details = append(details, NewDetail(TextChannelNeedsReconnect, DetailFailed, SourceCredentials,
+				rawJSON(map[string]any{"reason": text, "providerAnswer": reason}), isRetry))
+			w.record(ctx, log, p, Attempt{Status: StatusError, ErrorID: ErrorIDNeedsReconnect, ErrorText: text, Details: details})
+			log.Info("not sent: channel needs reconnect")
+			return fmt.Errorf("delivery: %s: %w", text, asynq.SkipRetry)
+		}
+		url = current
+	}
+
+	// Per-webhook rate limit, shared by every worker through Redis. A
+	// refused delivery is handed the webhook's next free slot and comes back
+	// then; it does not hold a worker slot while it waits.
+	if w.Limiter != nil && !w.WebhookRate.IsZero() {
+		wait, err := w.Limiter.Reserve(ctx, ratelimit.WebhookKey(url), p.MessageID.Hex(), w.WebhookRate)
+		if err != nil {
+			log.Warn("webhook rate limit unavailable; sending", "error", err.Error())
+		} else if wait > 0 {
+			log.Debug("webhook rate limit: deferred", "wait_ms", wait.Milliseconds())
+			return &DeferError{At: dueAt(wait), Reason: "webhook rate limit"}
+		}
+	}
 	details = append(details, NewDetail(TextMessageCreated, DetailPending, SourceInternal, "", isRetry))
 
 	res, err := sender.Send(ctx, notify.Message{
@@ -60,39 +200,172 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 		TransactionID: p.TransactionID, SubscriberID: p.SubscriberID, TriggeredAt: p.TriggeredAt,
 	})
 	if err == nil {
+		// Mark it sent before recording: if the record is lost (crash), a
+		// redelivered task finds the mark and does not send again.
+		if w.Redis != nil {
+			if err := w.Redis.Set(context.WithoutCancel(ctx), msgStateKey(p.MessageID.Hex()), stateSent, stateTTL).Err(); err != nil {
+				log.Warn("could not mark message sent", "error", err.Error())
+			}
+		}
 		details = append(details, NewDetail(TextMessageSent, DetailSuccess, SourceInternal,
 			rawJSON(map[string]any{"statusCode": res.StatusCode, "body": res.Body}), isRetry))
 		w.record(ctx, log, p, Attempt{Status: StatusSent, Details: details, Delivered: true})
 		log.Debug("message sent", "status", res.StatusCode)
 		return nil
 	}
-	ne := notify.AsError(err)
-	final := !ne.Retryable() || retried >= maxRetry
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The worker is shutting down: asynq puts the task back in the queue;
+		// this was not the provider's failure.
+		log.Info("send interrupted by shutdown; the delivery returns to the queue")
+		return ctx.Err()
+	}
+	// Providers redact; the webhook is redacted here again in case one did not.
+	ne := notify.AsError(err).Redacted(notify.URLSecrets(url)...)
 	raw := map[string]any{"statusCode": ne.StatusCode, "body": ne.Body, "kind": ne.Kind.String()}
 	if ne.Reason != "" {
 		raw["reason"] = ne.Reason
 	}
-	if !final {
-		raw["willRetry"] = true
-	}
-	details = append(details, NewDetail(TextProviderError, DetailFailed, SourceInternal, rawJSON(raw), isRetry))
-	status := StatusPending
-	if final {
-		status = StatusError
-	}
-	w.record(ctx, log, p, Attempt{Status: status, ErrorID: errorIDProvider, ErrorText: ne.Error(), Details: details})
-	log.Info("send failed", "error", ne.Error(), "final", final)
-	if ne.Kind == notify.Permanent && (ne.StatusCode == 404 || ne.StatusCode == 410) {
-		// The webhook is gone (revoked, channel archived): the subscriber must reconnect.
-		if err := w.Subscribers.MarkChannel(ctx, p.EnvironmentID, p.SubscriberID, p.IntegrationID,
-			subscriber.StatusNeedsReconnect, ne.Body); err != nil {
-			log.Warn("could not mark channel", "error", err.Error())
+	attempt := Attempt{Status: StatusPending, ErrorID: errorIDProvider, ErrorText: ne.Error()}
+	var ret error
+	kind := ne.Kind
+	if kind == notify.RateLimited && w.Redis != nil {
+		key := msgStateKey(p.MessageID.Hex()) + ":429"
+		n, err := w.Redis.Incr(ctx, key).Result()
+		if err == nil {
+			_ = w.Redis.Expire(ctx, key, stateTTL).Err()
+			if n > MaxRateLimited {
+				kind = notify.Transient
+				raw["rateLimitedTimes"] = n
+			}
 		}
 	}
-	if !ne.Retryable() {
-		return fmt.Errorf("%w: %w", ne, asynq.SkipRetry)
+	switch kind {
+	case notify.RateLimited:
+		// Slack's 429: wait as told, and do not spend a retry on it.
+		wait := ne.RetryAfter
+		if wait <= 0 {
+			wait = w.schedule(ctx, p).Delay(retried + 1)
+		}
+		if wait <= 0 {
+			wait = time.Second
+		}
+		if w.Limiter != nil {
+			if err := w.Limiter.Hold(ctx, ratelimit.WebhookKey(url), w.WebhookRate, wait); err != nil {
+				log.Warn("could not hold the webhook's rate limit", "error", err.Error())
+			}
+		}
+		at := dueAt(wait)
+		raw["willRetry"] = true
+		raw["nextRetryAt"] = at.UTC()
+		ret = &DeferError{At: at, Reason: ne.Error()}
+	case notify.Permanent:
+		attempt.Status = StatusError
+		if needsReconnect(ne) {
+			attempt.ErrorID = ErrorIDNeedsReconnect
+			raw["needsReconnect"] = true
+		}
+		ret = fmt.Errorf("%w: %w", ne, asynq.SkipRetry)
+	default:
+		sched := w.schedule(ctx, p)
+		if retried >= sched.MaxRetries() {
+			attempt.Status = StatusError
+			raw["retriesExhausted"] = true
+			raw["retries"] = retried
+			ret = fmt.Errorf("%w: retries exhausted: %w", ne, asynq.SkipRetry)
+		} else {
+			at := dueAt(sched.Delay(retried + 1))
+			raw["willRetry"] = true
+			raw["nextRetryAt"] = at.UTC()
+			ret = &retryError{at: at, err: ne}
+		}
 	}
-	return ne
+	attempt.Details = append(details, NewDetail(TextProviderError, DetailFailed, SourceInternal, rawJSON(raw), isRetry))
+	if attempt.Status == StatusPending && w.Redis != nil {
+		_ = w.Redis.Set(context.WithoutCancel(ctx), msgStateKey(p.MessageID.Hex()), stateAttempted, stateTTL).Err()
+	}
+	if attempt.ErrorID == ErrorIDNeedsReconnect {
+		// Mark first: once the message shows the error, the channel shows it too.
+		w.markReconnect(ctx, log, p, url, ne)
+	}
+	w.record(ctx, log, p, attempt)
+	log.Info("send failed", "error", ne.Error(), "final", attempt.Status == StatusError)
+	return ret
+}
+
+// checkChannel is called when the subscriber's channel was marked
+// needs_reconnect. It reads the subscriber: a channel still marked blocks
+// the delivery; a reconnected one lifts the mark and the delivery goes to
+// its current webhook.
+func (w *Worker) checkChannel(ctx context.Context, log *slog.Logger, p DeliverPayload, url string) (current string, blocked bool, reason string) {
+	sub, err := w.Subscribers.Get(ctx, p.EnvironmentID, p.SubscriberID)
+	if err != nil {
+		log.Warn("could not check the channel's status", "error", err.Error())
+		return url, false, ""
+	}
+	for _, ch := range sub.Channels {
+		if ch.IntegrationID != p.IntegrationID {
+			continue
+		}
+		if ch.Status == subscriber.StatusNeedsReconnect {
+			return url, true, ch.StatusReason
+		}
+		if cur, err := w.Cipher.Decrypt(ch.Credentials.WebhookURL); err == nil && cur != "" {
+			url = cur
+		}
+	}
+	if w.Redis != nil {
+		_ = w.Redis.Del(ctx, reconnectKey(p)).Err()
+	}
+	return url, false, ""
+}
+
+// markReconnect marks the subscriber's channel needs_reconnect, unless its
+// credentials changed since this delivery was queued.
+func (w *Worker) markReconnect(ctx context.Context, log *slog.Logger, p DeliverPayload, url string, ne *notify.Error) {
+	ctx = context.WithoutCancel(ctx)
+	sub, err := w.Subscribers.Get(ctx, p.EnvironmentID, p.SubscriberID)
+	if err != nil {
+		log.Warn("could not mark channel", "error", err.Error())
+		return
+	}
+	for _, ch := range sub.Channels {
+		if ch.IntegrationID != p.IntegrationID {
+			continue
+		}
+		if cur, err := w.Cipher.Decrypt(ch.Credentials.WebhookURL); err != nil || cur != url {
+			log.Info("channel credentials changed since the delivery was queued; not marking it")
+			return
+		}
+	}
+	reason := fmt.Sprintf("%d %s", ne.StatusCode, ne.Body)
+	if err := w.Subscribers.MarkChannel(ctx, p.EnvironmentID, p.SubscriberID, p.IntegrationID,
+		subscriber.StatusNeedsReconnect, reason); err != nil {
+		log.Warn("could not mark channel", "error", err.Error())
+		return
+	}
+	if w.Redis != nil {
+		if err := w.Redis.Set(ctx, reconnectKey(p), "1", reconnectTTL).Err(); err != nil {
+			log.Warn("could not cache the channel mark", "error", err.Error())
+		}
+	}
+}
+
+// recordAlreadySent handles a redelivered task whose message the provider
+// already accepted: nothing is sent; if the crash came before the log was
+// written, the message is recorded as sent now.
+func (w *Worker) recordAlreadySent(ctx context.Context, log *slog.Logger, p DeliverPayload) {
+	now := store.Now()
+	res, err := w.Log.messages.UpdateOne(context.WithoutCancel(ctx),
+		bson.M{"_id": p.MessageID, "status": bson.M{"$ne": StatusSent}},
+		bson.M{"$set": bson.M{"status": StatusSent, "updatedAt": now, "errorId": "", "errorText": ""},
+			"$push": bson.M{"executionDetails": NewDetail(TextAlreadySent, DetailSuccess, SourceInternal,
+				rawJSON(map[string]string{"reason": "the provider accepted this message before the worker stopped; not sent again"}), true),
+				"deliveredAt": now}})
+	if err != nil {
+		log.Error("could not record an already sent message", "error", err.Error())
+		return
+	}
+	log.Info("redelivered task skipped: message already sent", "recorded_now", res.ModifiedCount > 0)
 }
 
 // record writes an attempt; a failed write is logged, not retried, so that a

@@ -100,7 +100,7 @@ func detail(m delivery.Message, text string) *delivery.Detail {
 	return nil
 }
 
-func waitMessages(t *testing.T, e *heraldtest.Env, tx string, n int, settled func(delivery.Message) bool) []delivery.Message {
+func waitSteps(t *testing.T, e *heraldtest.Env, tx string, n int, settled func(delivery.Message) bool) []delivery.Message {
 	t.Helper()
 	var ms []delivery.Message
 	e.Eventually(15*time.Second, fmt.Sprintf("%d settled messages of %s", n, tx), func() bool {
@@ -138,7 +138,7 @@ func TestStepFilters(t *testing.T) {
 	)
 
 	trigger(t, e, "filtered", "f1", map[string]any{"tier": "gold", "amount": 50, "region": "eu-west"})
-	ms := byStep(waitMessages(t, e, "f1", 4, notPending))
+	ms := byStep(waitSteps(t, e, "f1", 4, notPending))
 	for name, want := range map[string]string{"and": delivery.StatusSent, "or": delivery.StatusCanceled, "not-eu": delivery.StatusCanceled, "always": delivery.StatusSent} {
 		if ms[name].Status != want {
 			t.Errorf("f1 step %s: status %s, want %s", name, ms[name].Status, want)
@@ -153,7 +153,7 @@ func TestStepFilters(t *testing.T) {
 	}
 
 	trigger(t, e, "filtered", "f2", map[string]any{"tier": "silver", "amount": 500, "region": "us-east"})
-	ms = byStep(waitMessages(t, e, "f2", 4, notPending))
+	ms = byStep(waitSteps(t, e, "f2", 4, notPending))
 	for name, want := range map[string]string{"and": delivery.StatusCanceled, "or": delivery.StatusSent, "not-eu": delivery.StatusSent, "always": delivery.StatusSent} {
 		if ms[name].Status != want {
 			t.Errorf("f2 step %s: status %s, want %s", name, ms[name].Status, want)
@@ -185,7 +185,7 @@ func TestDelayStep(t *testing.T) {
 	)
 	start := time.Now()
 	trigger(t, e, "later", "d1", map[string]any{"n": 1})
-	ms := waitMessages(t, e, "d1", 1, func(delivery.Message) bool { return true })
+	ms := waitSteps(t, e, "d1", 1, func(delivery.Message) bool { return true })
 	if ms[0].Status != delivery.StatusPending || detail(ms[0], delivery.TextStepDelayed) == nil ||
 		!strings.Contains(detail(ms[0], delivery.TextStepDelayed).Raw, `"until"`) {
 		t.Fatalf("delayed message: %+v", ms[0])
@@ -203,7 +203,7 @@ func TestDelayStep(t *testing.T) {
 	if got := rec.all()[0].Text; got != "later 1" {
 		t.Fatalf("text %q", got)
 	}
-	waitMessages(t, e, "d1", 1, func(m delivery.Message) bool { return m.Status == delivery.StatusSent })
+	waitSteps(t, e, "d1", 1, func(m delivery.Message) bool { return m.Status == delivery.StatusSent })
 }
 
 func TestScheduledDelay(t *testing.T) {
@@ -216,7 +216,7 @@ func TestScheduledDelay(t *testing.T) {
 		trigger(t, e, "at", "bad-1", map[string]any{"n": 1})
 		trigger(t, e, "at", "bad-2", map[string]any{"n": 2, "sendAt": "next tuesday"})
 		for _, tx := range []string{"bad-1", "bad-2"} {
-			m := waitMessages(t, e, tx, 1, notPending)[0]
+			m := waitSteps(t, e, tx, 1, notPending)[0]
 			d := detail(m, delivery.TextDelayFailed)
 			if m.Status != delivery.StatusError || d == nil || d.Status != delivery.DetailFailed || !strings.Contains(d.Raw, "payload.sendAt") {
 				t.Fatalf("%s: %+v", tx, m)
@@ -227,7 +227,7 @@ func TestScheduledDelay(t *testing.T) {
 		start := time.Now()
 		at := start.Add(2 * time.Second).UTC().Format(time.RFC3339Nano)
 		trigger(t, e, "at", "ok-1", map[string]any{"n": 3, "sendAt": at})
-		m := waitMessages(t, e, "ok-1", 1, func(delivery.Message) bool { return true })[0]
+		m := waitSteps(t, e, "ok-1", 1, func(delivery.Message) bool { return true })[0]
 		if m.Status != delivery.StatusPending || detail(m, delivery.TextStepDelayed) == nil {
 			t.Fatalf("scheduled message: %+v", m)
 		}
@@ -269,13 +269,13 @@ func TestDigestStep(t *testing.T) {
 			t.Fatalf("digest text %q misses e%d", text, i)
 		}
 	}
-	leader := waitMessages(t, e, "g1", 1, notPending)[0]
+	leader := waitSteps(t, e, "g1", 1, notPending)[0]
 	if leader.Status != delivery.StatusSent || detail(leader, delivery.TextStartDigesting) == nil ||
 		detail(leader, delivery.TextDigestTriggered) == nil || !strings.Contains(detail(leader, delivery.TextDigestTriggered).Raw, `"total_count":5`) {
 		t.Fatalf("digest message: %+v", leader)
 	}
 	for i := 2; i <= 5; i++ {
-		m := waitMessages(t, e, fmt.Sprintf("g%d", i), 1, notPending)[0]
+		m := waitSteps(t, e, fmt.Sprintf("g%d", i), 1, notPending)[0]
 		if m.Status != delivery.StatusMerged || detail(m, delivery.TextDigestMerged) == nil {
 			t.Fatalf("event %d: %+v", i, m)
 		}
@@ -310,7 +310,7 @@ func TestCancelDelayed(t *testing.T) {
 		chat("later", map[string]any{"name": "chat"}),
 	)
 	trigger(t, e, "later", "c1", nil)
-	waitMessages(t, e, "c1", 1, func(delivery.Message) bool { return true })
+	waitSteps(t, e, "c1", 1, func(delivery.Message) bool { return true })
 	if r := e.Request("DELETE", "/v1/events/trigger/c1", nil).Must(t, 200); r.Data() != true {
 		t.Fatalf("first cancel: %s", r.Body)
 	}
@@ -346,7 +346,7 @@ func TestCancelDigestedEvent(t *testing.T) {
 		time.Sleep(5 * time.Millisecond) // distinct acceptance times order the events
 	}
 	for i := 1; i <= 3; i++ {
-		waitMessages(t, e, fmt.Sprintf("x%d", i), 1, func(delivery.Message) bool { return true })
+		waitSteps(t, e, fmt.Sprintf("x%d", i), 1, func(delivery.Message) bool { return true })
 	}
 	// Cancel the first event, the one that opened the window.
 	if r := e.Request("DELETE", "/v1/events/trigger/x1", nil).Must(t, 200); r.Data() != true {
@@ -379,7 +379,7 @@ func TestBlockKitLimitsAfterRendering(t *testing.T) {
 		"overrides": map[string]any{"chat": map[string]any{"blocks": many}}}).Must(t, 201)
 	trigger(t, e, "blocks", "b3", map[string]any{"body": "fine"})
 	for tx, want := range map[string]string{"b1": "blocks[0].text.text is 3001 characters; Slack allows 3000", "b2": "blocks has 51 blocks; Slack allows 50"} {
-		m := waitMessages(t, e, tx, 1, notPending)[0]
+		m := waitSteps(t, e, tx, 1, notPending)[0]
 		d := detail(m, delivery.TextBlockKitViolated)
 		if m.Status != delivery.StatusError || d == nil || d.Status != delivery.DetailFailed || !strings.Contains(d.Raw, want) {
 			t.Fatalf("%s: %+v", tx, m)
@@ -417,7 +417,7 @@ func TestChatStepsPinnedToIntegrations(t *testing.T) {
 	if got[hooks["team-a"]] != "to A" || got[hooks["team-b"]] != "to B" {
 		t.Fatalf("webhook → text: %v", got)
 	}
-	ms := byStep(waitMessages(t, e, "p1", 2, notPending))
+	ms := byStep(waitSteps(t, e, "p1", 2, notPending))
 	if ms["a"].IntegrationIdentifier != "team-a" || ms["b"].IntegrationIdentifier != "team-b" {
 		t.Fatalf("messages: %+v", ms)
 	}

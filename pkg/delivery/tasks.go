@@ -8,6 +8,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"go.mongodb.org/mongo-driver/bson/primitive"
+
+	"github.com/heraldhq/herald/pkg/retry"
 )
 
 // Task types.
@@ -22,10 +24,13 @@ const (
 	QueueDeliver = "herald_deliver"
 )
 
-// Retry limits.
+// Retry limits. A delivery's handler decides when its retry schedule is
+// exhausted; DeliverMaxRetry only bounds asynq's count above the longest
+// schedule (retry.MaxSteps), so that asynq never archives a task the
+// schedule would still retry.
 const (
 	TriggerMaxRetry = 10
-	DeliverMaxRetry = 8
+	DeliverMaxRetry = retry.MaxSteps + 1
 )
 
 // TriggerRetention is how long a processed trigger task is kept, and so how

@@ -11,8 +11,11 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/heraldhq/herald/pkg/environment"
 	"github.com/heraldhq/herald/pkg/integration"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/ratelimit"
+	"github.com/heraldhq/herald/pkg/retry"
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/subscriber"
 	"github.com/heraldhq/herald/pkg/template"
@@ -21,6 +24,11 @@ import (
 
 // TaskCheckInterval is how often an idle worker looks for new tasks.
 const TaskCheckInterval = 50 * time.Millisecond
+
+// DelayedTaskCheckInterval is how often due retries and deferred deliveries
+// are moved back to the queue (asynq's default, 5 s, would delay short
+// retry steps and bunch rate-limited deliveries together).
+const DelayedTaskCheckInterval = 200 * time.Millisecond
 
 // Enqueuer enqueues tasks; *asynq.Client implements it.
 type Enqueuer interface {
@@ -40,8 +48,18 @@ type WorkerDeps struct {
 	// Senders maps provider ids to their senders (built by the providers
 	// module's registry).
 	Senders map[string]notify.Sender
-	// Redis holds digest buckets (digest steps need it).
-	Redis *redis.Client
+
+	// Delivery policy (all optional: nil Redis and Limiter disable the
+	// sent/reconnect marks and the webhook rate limit).
+	Environments *environment.Store // per-environment retry schedules
+	Redis        redis.UniversalClient
+	Limiter      *ratelimit.Limiter
+	// RetrySchedule is the default retry schedule (nil: retry.Default).
+	RetrySchedule retry.Schedule
+	// WebhookRate limits messages per webhook (zero: no limit).
+	WebhookRate ratelimit.Limit
+	// ShutdownTimeout is how long Stop waits for in-flight tasks (0: 10s).
+	ShutdownTimeout time.Duration
 }
 
 // Worker handles Herald's tasks.
@@ -63,29 +81,50 @@ func (w *Worker) Handler() asynq.Handler {
 
 // ServerConfig returns the asynq server configuration for the worker.
 func (w *Worker) ServerConfig(concurrency int) asynq.Config {
+	shutdown := w.ShutdownTimeout
+	if shutdown <= 0 {
+		shutdown = 10 * time.Second
+	}
 	return asynq.Config{
-		Concurrency:       concurrency,
-		TaskCheckInterval: TaskCheckInterval,
-		// Delayed steps, digests and retries become due within a second.
-		DelayedTaskCheckInterval: time.Second,
+		Concurrency:              concurrency,
+		TaskCheckInterval:        TaskCheckInterval,
+		DelayedTaskCheckInterval: DelayedTaskCheckInterval,
 		Queues:                   map[string]int{QueueDeliver: 6, QueueTrigger: 3},
 		RetryDelayFunc:           RetryDelay,
+		IsFailure:                IsFailure,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			n, _ := asynq.GetRetryCount(ctx)
-			w.Logger.Warn("task failed", "task_type", t.Type(), "attempt", n+1, "error", err.Error())
+			lvl := w.Logger.Warn
+			if !IsFailure(err) {
+				lvl = w.Logger.Debug
+			}
+			lvl("task failed", "task_type", t.Type(), "attempt", n+1, "error", err.Error())
 		}),
 		Logger:          slogAdapter{w.Logger},
 		LogLevel:        asynq.WarnLevel,
-		ShutdownTimeout: 10 * time.Second,
+		ShutdownTimeout: shutdown,
 	}
 }
 
-// RetryDelay is the retry schedule: a provider's Retry-After when it gave
-// one, else exponential backoff from 1s, capped at 10 minutes, with jitter.
-func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
+// RetryDelay is asynq's RetryDelayFunc. A delivery's handler decides its own
+// delay (the environment's retry schedule step, a rate limit's wait or the
+// provider's Retry-After) and returns it in the error; trigger tasks, whose
+// failures are our own backends', back off exponentially from 1s.
+func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
+	var de *DeferError
+	if errors.As(err, &de) {
+		return max(time.Until(de.At), 0)
+	}
+	var re *retryError
+	if errors.As(err, &re) {
+		return max(time.Until(re.at), 0)
+	}
 	var ne *notify.Error
 	if errors.As(err, &ne) && ne.RetryAfter > 0 {
 		return ne.RetryAfter
+	}
+	if t != nil && t.Type() == TypeDeliver {
+		return retry.Default.Delay(n + 1)
 	}
 	if n > 10 {
 		n = 10

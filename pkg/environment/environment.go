@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
+	"github.com/heraldhq/herald/pkg/retry"
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/ttlcache"
@@ -33,8 +34,54 @@ type Environment struct {
 	Name           string             `bson:"name"`
 	Identifier     string             `bson:"identifier"`
 	APIKeys        []APIKey           `bson:"apiKeys"`
-	CreatedAt      time.Time          `bson:"createdAt"`
-	UpdatedAt      time.Time          `bson:"updatedAt"`
+	// Delivery policy overrides; empty means the process-wide setting.
+	Policy    Policy    `bson:"policy,omitempty"`
+	CreatedAt time.Time `bson:"createdAt"`
+	UpdatedAt time.Time `bson:"updatedAt"`
+}
+
+// Policy is an environment's delivery policy. Nil fields fall back to the
+// configuration (HERALD_RETRY_SCHEDULE, HERALD_TRIGGER_RATE_LIMIT).
+type Policy struct {
+	// RetrySchedule is the wait before each retry of a transient delivery
+	// failure, as Go durations ("5s", "2m"); an empty, non-nil list means no retries.
+	RetrySchedule []string `bson:"retrySchedule,omitempty"`
+	// HasRetrySchedule distinguishes "no retries" from "not set".
+	HasRetrySchedule bool `bson:"hasRetrySchedule,omitempty"`
+	// TriggerRateLimit is a rate such as "100/s" or "off".
+	TriggerRateLimit string `bson:"triggerRateLimit,omitempty"`
+}
+
+// RetrySchedule returns the environment's retry schedule, or def when it has none.
+func (e *Environment) RetrySchedule(def retry.Schedule) retry.Schedule {
+	if !e.Policy.HasRetrySchedule {
+		return def
+	}
+	s, err := retry.FromStrings(e.Policy.RetrySchedule)
+	if err != nil {
+		return def
+	}
+	return s
+}
+
+// SetPolicy replaces the environment's delivery policy. Cached copies in
+// other processes follow within the cache TTL.
+func (s *Store) SetPolicy(ctx context.Context, id primitive.ObjectID, p Policy) (*Environment, error) {
+	var env Environment
+	err := s.coll.FindOneAndUpdate(ctx, bson.M{"_id": id},
+		bson.M{"$set": bson.M{"policy": p, "updatedAt": store.Now()}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&env)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("environment: set policy: %w", err)
+	}
+	s.byID.Set(id, &env)
+	for _, k := range env.APIKeys {
+		s.byHash.Set(k.Hash, &env)
+	}
+	return &env, nil
 }
 
 // Store reads and writes environments, caching lookups by API key.

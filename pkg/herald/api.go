@@ -5,6 +5,7 @@ import (
 
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/httpapi"
+	"github.com/heraldhq/herald/pkg/ratelimit"
 )
 
 // NewAPI builds the HTTP API on the services.
@@ -26,6 +27,7 @@ func (s *Services) NewAPI() *httpapi.Server {
 		Ready:        func(ctx context.Context) error { return s.Ready(ctx) },
 		SlackOAuth:   oauth,
 		Metrics:      s.Metrics,
+		RateLimiter:  ratelimit.New(s.Redis),
 		Canceler:     &delivery.Canceler{Logger: s.Logger, Log: s.Deliveries, Inspector: s.Inspector, Redis: s.Redis},
 	})
 	dash, err := s.NewDashboard(oauth)

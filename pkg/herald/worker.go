@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/ratelimit"
 )
 
 // QueueRedisOpt converts go-redis options to asynq's, with short timeouts so
@@ -32,7 +33,10 @@ func (s *Services) NewWorker(senders map[string]notify.Sender) *delivery.Server 
 	w := delivery.NewWorker(delivery.WorkerDeps{
 		Logger: s.Logger, Queue: s.Queue, Workflows: s.Workflows, Subscribers: s.Subscribers,
 		Integrations: s.Integrations, Log: s.Deliveries, Cipher: s.Cipher, Templates: s.Templates,
-		Senders: senders, Redis: s.Redis,
+		Senders:      senders,
+		Environments: s.Environments, Redis: s.Redis, Limiter: ratelimit.New(s.Redis),
+		RetrySchedule: s.Config.RetrySchedule, WebhookRate: s.Config.WebhookRate,
+		ShutdownTimeout: s.Config.ShutdownTimeout,
 	})
 	return delivery.NewServer(s.QueueRedis, w, s.Config.WorkerConcurrency)
 }

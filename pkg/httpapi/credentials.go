@@ -47,13 +47,27 @@ func (b *credentialsBody) validate() []string {
 	return problems
 }
 
+// validateCredentials checks a credentials body, and a Slack webhook URL
+// against the outbound policy: https on SLACK_WEBHOOK_HOSTS unless private
+// targets are allowed (the worker checks again before every send).
+func (s *Server) validateCredentials(b *credentialsBody) []string {
+	problems := b.validate()
+	if len(problems) > 0 || b.ProviderID != integration.ProviderSlack || b.Credentials.WebhookURL == "" {
+		return problems
+	}
+	if err := s.Config.TargetPolicy().CheckURL(b.Credentials.WebhookURL, s.Config.SlackWebhookHosts); err != nil {
+		problems = append(problems, "credentials.webhookUrl: "+err.Error())
+	}
+	return problems
+}
+
 // resolveChannels validates credential bodies and finds their integrations;
 // nothing is written.
 func (s *Server) resolveChannels(c echo.Context, bodies []credentialsBody) ([]subscriber.Channel, []string) {
 	var out []subscriber.Channel
 	var problems []string
 	for _, b := range bodies {
-		if p := b.validate(); len(p) > 0 {
+		if p := s.validateCredentials(&b); len(p) > 0 {
 			problems = append(problems, p...)
 			continue
 		}
@@ -98,7 +112,7 @@ func (s *Server) setCredentials(c echo.Context, merge bool) error {
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
-	if p := body.validate(); len(p) > 0 {
+	if p := s.validateCredentials(&body); len(p) > 0 {
 		return errValidation(p)
 	}
 	env := Env(c)

@@ -3,14 +3,17 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/heraldhq/herald/pkg/environment"
+	"github.com/heraldhq/herald/pkg/ratelimit"
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/store"
 )
@@ -111,3 +114,54 @@ func storeErr(err error, notFound string) error {
 }
 
 var _ = http.StatusOK
+
+// triggerPaths are the routes the per-environment trigger rate limit covers.
+var triggerPaths = map[string]bool{
+	"/v1/events/trigger": true, "/v1/events/trigger/bulk": true, "/v1/events/trigger/broadcast": true,
+}
+
+// triggerLimit is the environment's trigger rate limit: its own setting, else
+// HERALD_TRIGGER_RATE_LIMIT.
+func (s *Server) triggerLimit(env *environment.Environment) ratelimit.Limit {
+	if v := env.Policy.TriggerRateLimit; v != "" {
+		if lim, err := ratelimit.ParseRate(v); err == nil {
+			return lim // burst: the rate's count
+		}
+	}
+	return s.Config.TriggerRateLimit
+}
+
+// limitTriggers enforces the per-environment trigger rate limit, in Redis so
+// that every API process shares it. Each request counts once (a bulk request
+// too). Over the limit: 429 with Retry-After, in the API's error shape. When
+// Redis cannot answer the request goes on; enqueueing will report it.
+func (s *Server) limitTriggers(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.RateLimiter == nil || !triggerPaths[c.Path()] {
+			return next(c)
+		}
+		env := Env(c)
+		if env == nil {
+			return next(c)
+		}
+		lim := s.triggerLimit(env)
+		if lim.IsZero() {
+			return next(c)
+		}
+		wait, err := s.RateLimiter.Allow(c.Request().Context(), ratelimit.EnvironmentKey(env.ID.Hex()), lim)
+		if err != nil {
+			s.Logger.Warn("trigger rate limit unavailable", "request_id", requestID(c), "error", err.Error())
+			return next(c)
+		}
+		if wait > 0 {
+			secs := int(math.Ceil(wait.Seconds()))
+			if secs < 1 {
+				secs = 1
+			}
+			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+			return &Error{Status: http.StatusTooManyRequests, Message: fmt.Sprintf(
+				"Trigger rate limit of this environment exceeded (%s); retry after %d s", lim.String(), secs)}
+		}
+		return next(c)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/pkg/environment"
 	"github.com/heraldhq/herald/pkg/integration"
 	"github.com/heraldhq/herald/pkg/metrics"
+	"github.com/heraldhq/herald/pkg/ratelimit"
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/slackoauth"
 	"github.com/heraldhq/herald/pkg/store"
@@ -43,6 +44,8 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	// SlackOAuth runs the "Add to Slack" round trip.
 	SlackOAuth *slackoauth.Service
+	// RateLimiter, when set, enforces the per-environment trigger rate limit.
+	RateLimiter *ratelimit.Limiter
 	// Canceler cancels a transaction's pending work.
 	Canceler *delivery.Canceler
 }
@@ -70,9 +73,10 @@ func New(d Deps) *Server {
 	e.GET("/readyz", s.readyz)
 
 	v1 := e.Group("/v1")
-	api := v1.Group("", s.authenticate)
+	api := v1.Group("", s.authenticate, s.limitTriggers)
 	api.GET("/environments/me", s.environmentMe)
 	api.GET("/environments/api-keys", s.environmentAPIKeys)
+	api.PUT("/environments/:environmentId", s.updateEnvironment)
 
 	api.POST("/subscribers", s.createSubscriber)
 	api.GET("/subscribers", s.listSubscribers)

@@ -3,6 +3,7 @@ package netguard
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -192,3 +193,52 @@ func (p Policy) CheckURL(raw string, hosts []string) error {
 
 // IsForbidden reports whether err comes from the policy refusing a target.
 func IsForbidden(err error) bool { return errors.Is(err, ErrForbiddenTarget) }
+
+// LimitBodies makes every response body of c readable up to max bytes; past
+// that a read fails with ErrBodyTooLarge (a decoder then reports an error
+// instead of buffering an unbounded answer).
+func LimitBodies(c *http.Client, max int64) *http.Client {
+	inner := c.Transport
+	if inner == nil {
+		inner = http.DefaultTransport
+	}
+	cc := *c
+	cc.Transport = limitTransport{inner: inner, max: max}
+	return &cc
+}
+
+// ErrBodyTooLarge is returned by a read past LimitBodies' cap.
+var ErrBodyTooLarge = errors.New("netguard: response body too large")
+
+type limitTransport struct {
+	inner http.RoundTripper
+	max   int64
+}
+
+func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.inner.RoundTrip(r)
+	if err != nil || resp.Body == nil {
+		return resp, err
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: t.max}
+	return resp, nil
+}
+
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, ErrBodyTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }

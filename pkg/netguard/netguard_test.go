@@ -1,12 +1,14 @@
 package netguard
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAllowed(t *testing.T) {
@@ -114,5 +116,22 @@ func TestCheckURL(t *testing.T) {
 				t.Fatalf("CheckURL(%q) = %v", tc.url, err)
 			}
 		})
+	}
+}
+
+func TestLimitBodies(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write(make([]byte, 5000))
+	}))
+	defer srv.Close()
+	c := LimitBodies(Policy{AllowLoopback: true}.NewClient(ClientOptions{Timeout: 2 * time.Second}), 1000)
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if !errors.Is(err, ErrBodyTooLarge) || len(b) != 1000 {
+		t.Fatalf("read %d bytes, err %v", len(b), err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -79,13 +81,43 @@ func AsError(err error) *Error {
 	return &Error{Kind: Transient, Reason: err.Error()}
 }
 
-// Truncate cuts a response body to MaxBodyLen and redacts the given secrets.
+// Truncate redacts the given secrets from a response body, then cuts it to
+// MaxBodyLen (in that order, so a cut cannot leave part of a secret).
+// Secrets are redacted longest first.
 func Truncate(body []byte, secrets ...string) string {
-	s := string(body)
+	ss := append([]string(nil), secrets...)
+	sort.Slice(ss, func(i, j int) bool { return len(ss[i]) > len(ss[j]) })
+	s := secret.Redact(string(body), ss...)
 	if len(s) > MaxBodyLen {
-		s = s[:MaxBodyLen] + "…"
+		s = strings.ToValidUTF8(s[:MaxBodyLen], "") + "…"
 	}
-	return secret.Redact(s, secrets...)
+	return s
+}
+
+// URLSecrets are the parts of a webhook URL that must never be shown: the
+// URL, its path, its last path segment (the token) and its query.
+func URLSecrets(hook string) []string {
+	out := []string{hook}
+	u, err := url.Parse(hook)
+	if err != nil {
+		return out
+	}
+	out = append(out, u.Path)
+	if i := strings.LastIndex(strings.TrimRight(u.Path, "/"), "/"); i >= 0 {
+		out = append(out, strings.Trim(u.Path[i:], "/"))
+	}
+	if u.RawQuery != "" {
+		out = append(out, u.RawQuery)
+	}
+	return out
+}
+
+// Redacted returns a copy of e with secrets removed from its body and reason.
+func (e *Error) Redacted(secrets ...string) *Error {
+	c := *e
+	c.Body = Truncate([]byte(c.Body), secrets...)
+	c.Reason = Truncate([]byte(c.Reason), secrets...)
+	return &c
 }
 
 // FromHTTP classifies an HTTP answer: nil for 2xx; RateLimited for 429 (with

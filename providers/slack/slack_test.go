@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/pkg/netguard"
 	"github.com/heraldhq/herald/pkg/notify"
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/testenv"
@@ -22,8 +23,10 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 const secretPath = "/services/T0SECRET/B0SECRET/xyzSECRETtoken"
 
+// newSender is the production sender with loopback allowed (the fakes
+// listen on 127.0.0.1), as the standalone runs by default.
 func newSender(timeout time.Duration) *slack.Sender {
-	return slack.New(slack.NewHTTPClient(timeout), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return slack.New(slack.NewGuardedClient(netguard.Policy{AllowLoopback: true}, timeout), slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 func TestSendPostsTextBlocksAndOverrides(t *testing.T) {
@@ -76,6 +79,7 @@ func TestSendClassifiesAndNeverLeaksURL(t *testing.T) {
 		{"unavailable", 503, "", nil, notify.Transient, 0},
 		{"redirect not followed", 302, "", map[string]string{"Location": "/elsewhere"}, notify.Permanent, 0},
 		{"body echoes the URL", 400, "bad url PLACEHOLDER", nil, notify.Permanent, 0},
+		{"body echoes the token path", 404, "no_service for /services/T0SECRET/B0SECRET/xyzSECRETtoken (token xyzSECRETtoken)", nil, notify.Permanent, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,7 +103,7 @@ func TestSendClassifiesAndNeverLeaksURL(t *testing.T) {
 			if e.Kind != tc.kind || e.StatusCode != tc.status || e.RetryAfter != tc.after {
 				t.Fatalf("got %+v", e)
 			}
-			if tc.body != "" && !strings.Contains(tc.body, "PLACEHOLDER") && e.Body != tc.body {
+			if tc.body != "" && !strings.Contains(tc.body, "PLACEHOLDER") && !strings.Contains(tc.body, "SECRET") && e.Body != tc.body {
 				t.Fatalf("body %q, want %q", e.Body, tc.body)
 			}
 			if calls != 1 {
@@ -148,5 +152,61 @@ func assertNoSecret(t *testing.T, err error) {
 		if strings.Contains(err.Error(), s) {
 			t.Fatalf("error text reveals the webhook URL: %q", err.Error())
 		}
+	}
+}
+
+// With the strict policy (production default) the dial is refused after
+// name resolution: neither 127.0.0.1 nor a name resolving to it is reached,
+// and the failure is permanent (retrying cannot help).
+func TestGuardedClientRefusesLoopbackAtDialTime(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls++ }))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	strict := slack.New(slack.NewGuardedClient(netguard.Policy{}, time.Second), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, hook := range []string{srv.URL + secretPath, "http://localhost:" + port + secretPath} {
+		_, err := strict.Send(context.Background(), notify.Message{WebhookURL: secret.String(hook), Text: "x"})
+		e := notify.AsError(err)
+		if err == nil || e.Kind != notify.Permanent || !strings.Contains(e.Reason, "not allowed") {
+			t.Fatalf("%s: got %v", hook, err)
+		}
+		assertNoSecret(t, err)
+	}
+	if calls != 0 {
+		t.Fatalf("the guarded client reached loopback %d times", calls)
+	}
+}
+
+// The guard refuses, before any request, a webhook off the Slack hosts or
+// over plain http.
+func TestGuardRefusesNonSlackHosts(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls++ }))
+	defer srv.Close()
+	s := newSender(time.Second).WithGuard(slack.Guard{Policy: netguard.Policy{}, Hosts: []string{"hooks.slack.com"}})
+	for _, hook := range []string{srv.URL + secretPath, "https://evil.example.com" + secretPath, "http://hooks.slack.com" + secretPath} {
+		_, err := s.Send(context.Background(), notify.Message{WebhookURL: secret.String(hook), Text: "x"})
+		e := notify.AsError(err)
+		if err == nil || e.Kind != notify.Permanent || !strings.Contains(e.Reason, "refused") {
+			t.Fatalf("%s: got %v", hook, err)
+		}
+		assertNoSecret(t, err)
+	}
+	if calls != 0 {
+		t.Fatalf("%d requests made", calls)
+	}
+}
+
+// A huge answer is read up to a cap and kept truncated.
+func TestSendCapsResponseBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(500)
+		_, _ = io.WriteString(w, strings.Repeat("a", 4<<20))
+	}))
+	defer srv.Close()
+	_, err := newSender(5*time.Second).Send(context.Background(), notify.Message{WebhookURL: secret.String(srv.URL + secretPath), Text: "x"})
+	e := notify.AsError(err)
+	if e.Kind != notify.Transient || len(e.Body) > notify.MaxBodyLen+len("…") || len(e.Body) < notify.MaxBodyLen {
+		t.Fatalf("kind %v body length %d", e.Kind, len(e.Body))
 	}
 }

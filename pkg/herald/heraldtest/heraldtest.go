@@ -19,6 +19,8 @@ import (
 	"github.com/heraldhq/herald/pkg/environment"
 	"github.com/heraldhq/herald/pkg/herald"
 	"github.com/heraldhq/herald/pkg/notify"
+	"github.com/heraldhq/herald/pkg/ratelimit"
+	"github.com/heraldhq/herald/pkg/retry"
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/testenv"
 )
@@ -65,6 +67,23 @@ func merge(base, loaded config.Config, kv map[string]string) config.Config {
 	}
 	if _, ok := kv["HERALD_ALLOW_PRIVATE_TARGETS"]; ok {
 		base.AllowPrivateTargets = loaded.AllowPrivateTargets
+		base.AllowLoopbackTargets = loaded.AllowLoopbackTargets
+		base.PrivateTargetsSet = loaded.PrivateTargetsSet
+	}
+	if _, ok := kv["SLACK_WEBHOOK_HOSTS"]; ok {
+		base.SlackWebhookHosts = loaded.SlackWebhookHosts
+	}
+	if _, ok := kv["HERALD_RETRY_SCHEDULE"]; ok {
+		base.RetrySchedule = loaded.RetrySchedule
+	}
+	if _, ok := kv["HERALD_WEBHOOK_RATE"]; ok {
+		base.WebhookRate = loaded.WebhookRate
+	}
+	if _, ok := kv["HERALD_TRIGGER_RATE_LIMIT"]; ok {
+		base.TriggerRateLimit = loaded.TriggerRateLimit
+	}
+	if _, ok := kv["HERALD_SHUTDOWN_TIMEOUT"]; ok {
+		base.ShutdownTimeout = loaded.ShutdownTimeout
 	}
 	if _, ok := kv["WORKER_CONCURRENCY"]; ok {
 		base.WorkerConcurrency = loaded.WorkerConcurrency
@@ -107,6 +126,12 @@ func Config(t testing.TB, opts ...Option) config.Config {
 	cfg.CacheTTL = 200 * time.Millisecond
 	cfg.MongoDatabase = testenv.DatabaseName(t)
 	cfg.AllowPrivateTargets = true
+	cfg.AllowLoopbackTargets = true
+	// Tests run many deliveries to one fake webhook quickly: the per-webhook
+	// rate limit is off and retries come fast unless a test sets them
+	// (WithEnv HERALD_WEBHOOK_RATE, HERALD_RETRY_SCHEDULE).
+	cfg.WebhookRate = ratelimit.Limit{}
+	cfg.RetrySchedule = retry.Schedule{200 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -81,6 +81,9 @@ func TestStandaloneZeroSetup(t *testing.T) {
 		t.Fatalf("first start did not print the API key: %s", out.String())
 	}
 	key := m[1]
+	if !strings.Contains(out.String(), "Outbound webhooks may reach loopback addresses") {
+		t.Fatalf("the standalone does not say it allows loopback targets: %s", out.String())
+	}
 	if code := get(t, base+"/v1/environments/me", key); code != 200 {
 		t.Fatalf("environments/me = %d", code)
 	}
