@@ -324,6 +324,11 @@ func TestCancelDelayed(t *testing.T) {
 	if m.Status != delivery.StatusCanceled || detail(m, delivery.TextStepCanceled) == nil {
 		t.Fatalf("canceled message: %+v", m)
 	}
+	page := e.Request("GET", "/v1/notifications?status=canceled", nil).Must(t, 200).JSON()
+	notes, _ := page["data"].([]any)
+	if len(notes) != 1 || notes[0].(map[string]any)["transactionId"] != "c1" || notes[0].(map[string]any)["status"] != "canceled" {
+		t.Fatalf("canceled notifications: %v", page)
+	}
 	// A control trigger with the same delay is sent: the worker was running.
 	trigger(t, e, "later", "c2", nil)
 	e.Eventually(10*time.Second, "the control send", func() bool { return rec.count() == 1 })

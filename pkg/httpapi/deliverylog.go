@@ -41,7 +41,8 @@ func queryList(c echo.Context, name string) []string {
 	return out
 }
 
-var messageStatuses = map[string]bool{delivery.StatusPending: true, delivery.StatusSent: true, delivery.StatusError: true}
+var messageStatuses = map[string]bool{delivery.StatusPending: true, delivery.StatusSent: true, delivery.StatusError: true,
+	delivery.StatusCanceled: true, delivery.StatusMerged: true}
 
 func (s *Server) listNotifications(c echo.Context) error {
 	p, limit, err := pageParams(c, 10, 100)
@@ -64,7 +65,7 @@ func (s *Server) listNotifications(c echo.Context) error {
 		f.TemplateIDs = append(f.TemplateIDs, id)
 	}
 	if f.Status != "" && !messageStatuses[f.Status] {
-		problems = append(problems, "status must be one of pending, sent, error")
+		problems = append(problems, "status must be one of pending, sent, error, canceled, merged")
 	}
 	if len(problems) > 0 {
 		return errValidation(problems)
@@ -244,16 +245,23 @@ type notificationView struct {
 }
 
 // notificationStatus summarises a notification's messages: error if any
-// failed, pending if any is pending, else sent.
+// failed, pending if any is pending, canceled if every job was filtered,
+// merged into a digest or canceled, else sent.
 func notificationStatus(jobs []jobView, msgs map[primitive.ObjectID]string) string {
 	status := delivery.StatusSent
+	skipped := 0
 	for _, j := range jobs {
 		switch msgs[j.ID] {
 		case delivery.StatusError:
 			return delivery.StatusError
 		case delivery.StatusPending:
 			status = delivery.StatusPending
+		case delivery.StatusCanceled, delivery.StatusMerged:
+			skipped++
 		}
+	}
+	if len(jobs) > 0 && skipped == len(jobs) {
+		return delivery.StatusCanceled
 	}
 	return status
 }
