@@ -220,7 +220,7 @@ func (r *receiver) delivered() int {
 // tally compares what was received with the accepted messages.
 type tally struct {
 	accepted, delivered, missing, duplicates, unexpected int
-	missingIDs                                          []string
+	missingIDs                                           []string
 }
 
 func (r *receiver) tally(accepted []string) tally {
