@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -69,7 +71,9 @@ func withEnv(t *testing.T, kv map[string]string) heraldtest.Option {
 func newEnv(t *testing.T, kv map[string]string, mongoURI, redisURL string) *heraldtest.Env {
 	t.Helper()
 	if mongoURI == "" && redisURL == "" {
-		return heraldtest.New(t, withEnv(t, kv))
+		e := heraldtest.New(t, withEnv(t, kv))
+		keepLogs(t, e.Logs)
+		return e
 	}
 	if mongoURI == "" {
 		mongoURI = testenv.MongoURI(t)
@@ -97,6 +101,7 @@ func newEnv(t *testing.T, kv map[string]string, mongoURI, redisURL string) *hera
 	}
 	srv := httptest.NewServer(svcs.NewAPI())
 	t.Cleanup(srv.Close)
+	keepLogs(t, logs)
 	return &heraldtest.Env{
 		T: t, Config: cfg, Services: svcs, Server: srv, URL: srv.URL, APIKey: key,
 		Environment: env, Logs: logs, Client: &http.Client{Timeout: 30 * time.Second},
@@ -360,4 +365,20 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// keepLogs writes the app's logs to $HERALD_FAULTS_LOGS/<test>.log when the
+// test fails and that variable names a directory.
+func keepLogs(t *testing.T, logs *heraldtest.SyncBuffer) {
+	dir := os.Getenv("HERALD_FAULTS_LOGS")
+	if dir == "" {
+		return
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			name := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".log")
+			_ = os.WriteFile(name, []byte(logs.String()), 0o644)
+			t.Logf("app logs: %s", name)
+		}
+	})
 }
