@@ -128,8 +128,18 @@ func messages(m any) []string {
 	return []string{fmt.Sprint(m)}
 }
 
-// triggerOne validates a trigger and enqueues it. It reads only cached data.
-func (s *Server) triggerOne(ctx context.Context, env *environment.Environment, b *triggerBody) (triggerResult, error) {
+// triggerRequest is a trigger body that passed validation.
+type triggerRequest struct {
+	name               string
+	recipients         []delivery.Recipient
+	payload, overrides map[string]any
+	txID               string
+}
+
+// parseTrigger validates a trigger body without touching the database or
+// the queue (inline webhook URLs are encrypted here). A validation problem
+// is a 400; only an encryption failure is another error.
+func (s *Server) parseTrigger(b *triggerBody) (triggerRequest, error) {
 	var problems []string
 	name := ""
 	if b.Name == nil || strings.TrimSpace(*b.Name) == "" {
@@ -139,7 +149,7 @@ func (s *Server) triggerOne(ctx context.Context, env *environment.Environment, b
 	}
 	recipients, more, err := s.parseRecipients(b.To)
 	if err != nil {
-		return triggerResult{}, err
+		return triggerRequest{}, err
 	}
 	problems = append(problems, more...)
 	payload, ok := objectOrNull(b.Payload)
@@ -160,8 +170,18 @@ func (s *Server) triggerOne(ctx context.Context, env *environment.Environment, b
 		txID = uuid.NewString()
 	}
 	if len(problems) > 0 {
-		return triggerResult{}, errValidation(problems)
+		return triggerRequest{}, errValidation(problems)
 	}
+	return triggerRequest{name: name, recipients: recipients, payload: payload, overrides: overrides, txID: txID}, nil
+}
+
+// triggerOne validates a trigger and enqueues it. It reads only cached data.
+func (s *Server) triggerOne(ctx context.Context, env *environment.Environment, b *triggerBody) (triggerResult, error) {
+	req, err := s.parseTrigger(b)
+	if err != nil {
+		return triggerResult{}, err
+	}
+	name, recipients, payload, overrides, txID := req.name, req.recipients, req.payload, req.overrides, req.txID
 	wf, err := s.Workflows.FindByTrigger(ctx, env.ID, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return triggerResult{}, errUnprocessable(fmt.Sprintf("workflow_not_found: no workflow with trigger identifier %q in this environment", name))
