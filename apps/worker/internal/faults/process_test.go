@@ -172,10 +172,11 @@ func TestWorkerKilledMidRun(t *testing.T) {
 		timeout = 150 * time.Second
 	}
 	waitDelivered(t, rcv, accepted, timeout)
-	recovered := time.Since(killedAt)
+	recovered, sinceRestart := time.Since(killedAt), time.Since(restartedAt)
 	// Under real lease expiry the dead worker's tasks come back only after
 	// the recoverer's next pass, possibly after their messages arrived.
 	waitQueuesIdle(t, e, timeout)
+	idle := time.Since(killedAt)
 	tl := rcv.tally(accepted)
 	checkWellFormed(t, rcv, accepted)
 	if tl.duplicates > 10+inFlight {
@@ -185,8 +186,9 @@ func TestWorkerKilledMidRun(t *testing.T) {
 	if realLease {
 		mode = "real lease expiry"
 	}
-	t.Logf("FIGURES worker-kill (%s): %s delivered_before_kill=%d finished_in_flight_after_kill=%d leases_held=%d kill_to_all_delivered=%v restart_to_all_delivered=%v total=%v",
-		mode, tl, atKill, inFlight, leases, recovered.Round(100*time.Millisecond), time.Since(restartedAt).Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
+	t.Logf("FIGURES worker-kill (%s): %s delivered_before_kill=%d finished_in_flight_after_kill=%d leases_held=%d kill_to_all_delivered=%v restart_to_all_delivered=%v kill_to_queues_idle=%v total=%v",
+		mode, tl, atKill, inFlight, leases, recovered.Round(100*time.Millisecond), sinceRestart.Round(100*time.Millisecond),
+		idle.Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
 }
 
 // client posts triggers without failing the test on transport errors: a
@@ -246,7 +248,9 @@ func runLoad(e *heraldtest.Env, rcv *receiver, prefix string, n int, gap time.Du
 			body := triggerBody(fmt.Sprintf("tx-%s-%d", prefix, i), prefix, recipient(sid, rcv.URL+"/hook/"+prefix+"/"+sid))
 			for attempt := 0; attempt < 200; attempt++ {
 				status, err := c.trigger(body)
-				if err == nil && status == 201 {
+				// 409: an earlier attempt whose answer was lost did enqueue
+				// the trigger (the transactionId is its idempotency key).
+				if err == nil && (status == 201 || (status == 409 && attempt > 0)) {
 					l.mu.Lock()
 					l.accepted = append(l.accepted, prefix+"/"+sid)
 					l.mu.Unlock()
