@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -21,15 +20,17 @@ import (
 	"github.com/heraldhq/herald/pkg/testenv"
 )
 
-// goTool is the go command that runs this test.
+// goTool is the go command: the one on PATH, else the one under GOROOT
+// (set by go test for the test binary).
 func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+	if p, err := exec.LookPath("go"); err == nil {
 		return p
+	}
+	if root := os.Getenv("GOROOT"); root != "" {
+		return filepath.Join(root, "bin", "go")
 	}
 	return "go"
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // buildWorker compiles apps/worker into a temporary directory.
 func buildWorker(t *testing.T) string {
