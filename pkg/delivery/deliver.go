@@ -35,7 +35,10 @@ const (
 	stateSent      = "s"
 	stateAttempted = "a"
 	stateTTL       = 48 * time.Hour
-	reconnectTTL   = 7 * 24 * time.Hour
+	// recordRetryDelay is how soon a sent message whose record failed is
+	// recorded again (from Redis's sent mark, without sending).
+	recordRetryDelay = 2 * time.Second
+	reconnectTTL     = 7 * 24 * time.Hour
 )
 
 // MaxRateLimited is how many 429 answers to one message are waited out
@@ -147,7 +150,9 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	if state == stateSent {
-		w.recordAlreadySent(ctx, log, p)
+		if err := w.recordAlreadySent(ctx, log, p); err != nil {
+			return &DeferError{At: time.Now().Add(recordRetryDelay), Reason: "record the sent message once the database answers"}
+		}
 		return nil
 	}
 	isRetry := retried > 0 || state == stateAttempted
@@ -202,14 +207,24 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 	if err == nil {
 		// Mark it sent before recording: if the record is lost (crash), a
 		// redelivered task finds the mark and does not send again.
+		marked := false
 		if w.Redis != nil {
 			if err := w.Redis.Set(context.WithoutCancel(ctx), msgStateKey(p.MessageID.Hex()), stateSent, stateTTL).Err(); err != nil {
 				log.Warn("could not mark message sent", "error", err.Error())
+			} else {
+				marked = true
 			}
 		}
 		details = append(details, NewDetail(TextMessageSent, DetailSuccess, SourceInternal,
 			rawJSON(map[string]any{"statusCode": res.StatusCode, "body": res.Body}), isRetry))
-		w.record(ctx, log, p, Attempt{Status: StatusSent, Details: details, Delivered: true})
+		if err := w.tryRecord(ctx, p, Attempt{Status: StatusSent, Details: details, Delivered: true}); err != nil {
+			log.Error("could not record delivery attempt", "error", err.Error())
+			if marked {
+				// The database is away. Redis says sent, so running the task
+				// again records the message as sent without sending it again.
+				return &DeferError{At: time.Now().Add(recordRetryDelay), Reason: "record the sent message once the database answers"}
+			}
+		}
 		log.Debug("message sent", "status", res.StatusCode)
 		return nil
 	}
@@ -353,7 +368,7 @@ func (w *Worker) markReconnect(ctx context.Context, log *slog.Logger, p DeliverP
 // recordAlreadySent handles a redelivered task whose message the provider
 // already accepted: nothing is sent; if the crash came before the log was
 // written, the message is recorded as sent now.
-func (w *Worker) recordAlreadySent(ctx context.Context, log *slog.Logger, p DeliverPayload) {
+func (w *Worker) recordAlreadySent(ctx context.Context, log *slog.Logger, p DeliverPayload) error {
 	now := store.Now()
 	res, err := w.Log.messages.UpdateOne(context.WithoutCancel(ctx),
 		bson.M{"_id": p.MessageID, "status": bson.M{"$ne": StatusSent}},
@@ -363,9 +378,10 @@ func (w *Worker) recordAlreadySent(ctx context.Context, log *slog.Logger, p Deli
 				"deliveredAt": now}})
 	if err != nil {
 		log.Error("could not record an already sent message", "error", err.Error())
-		return
+		return err
 	}
 	log.Info("redelivered task skipped: message already sent", "recorded_now", res.ModifiedCount > 0)
+	return nil
 }
 
 // record writes an attempt; a failed write is logged, not retried, so that a
@@ -373,7 +389,12 @@ func (w *Worker) recordAlreadySent(ctx context.Context, log *slog.Logger, p Deli
 func (w *Worker) record(ctx context.Context, log interface {
 	Error(string, ...any)
 }, p DeliverPayload, a Attempt) {
-	if err := w.Log.RecordAttempt(context.WithoutCancel(ctx), p.MessageID, a); err != nil {
+	if err := w.tryRecord(ctx, p, a); err != nil {
 		log.Error("could not record delivery attempt", "error", err.Error())
 	}
+}
+
+// tryRecord writes an attempt and returns the write's error.
+func (w *Worker) tryRecord(ctx context.Context, p DeliverPayload, a Attempt) error {
+	return w.Log.RecordAttempt(context.WithoutCancel(ctx), p.MessageID, a)
 }

@@ -369,3 +369,69 @@ func TestDatabaseUnreachable(t *testing.T) {
 		tl, refused, by, acceptedDuring, upAt.Sub(cutAt).Round(100*time.Millisecond), allAt.Sub(upAt).Round(100*time.Millisecond),
 		time.Since(start).Round(100*time.Millisecond), count("sent"), count("pending"), n)
 }
+
+// TestRecordWriteLostToDatabaseOutage: the database goes away between the
+// provider's 200 and the worker's record of it, for longer than the
+// driver's 5 s server selection, so the record write fails. The message
+// must not be sent again, and once the database is back the log must show
+// it sent (not pending for ever).
+func TestRecordWriteLostToDatabaseOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow fault test; runs without -short")
+	}
+	u, err := url.Parse(testenv.MongoURI(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newTCPProxy(t, u.Host)
+	u.Host = proxy.addr()
+	var once sync.Once
+	rcv := newReceiver(t, func(string, int) reply {
+		// Cut the database while answering the first request, so that the
+		// worker's record of this send is what meets the outage.
+		once.Do(func() {
+			proxy.cut()
+			time.AfterFunc(7*time.Second, proxy.restore)
+		})
+		return reply{status: 200, delay: 200 * time.Millisecond}
+	})
+	e := newEnv(t, baseEnv(), u.String(), "")
+	startWorker(e)
+	setupWorkflow(t, e)
+	e.Request("POST", "/v1/events/trigger", triggerBody("tx-lost", "mlost", recipient("slost", rcv.URL+"/hook/lost"))).Must(t, 201)
+	accepted := []string{"mlost/slost"}
+	waitDelivered(t, rcv, accepted, 20*time.Second)
+	start := time.Now()
+	status := ""
+	ok := false
+	for time.Since(start) < 30*time.Second && !ok {
+		time.Sleep(200 * time.Millisecond)
+		r := e.RequestWithKey("GET", "/v1/messages?transactionId=tx-lost", nil, "ApiKey "+e.APIKey)
+		if r.Status != 200 {
+			continue // the database is still away
+		}
+		var page struct {
+			Data []struct {
+				Status string `json:"status"`
+			} `json:"data"`
+		}
+		r.Decode(t, &page)
+		if len(page.Data) == 1 {
+			status = page.Data[0].Status
+			ok = status == "sent"
+		}
+	}
+	waitQueuesIdle(t, e, 30*time.Second)
+	tl := rcv.tally(accepted)
+	checkWellFormed(t, rcv, accepted)
+	if !strings.Contains(e.Logs.String(), "could not record delivery attempt") {
+		t.Fatal("the record write did not fail: the fault did not bite")
+	}
+	if tl.duplicates != 0 {
+		t.Fatalf("%s: the message was sent again", tl)
+	}
+	if !ok {
+		t.Fatalf("the delivered message is still %q 30 s after the database came back", status)
+	}
+	t.Logf("FIGURES lost-record: %s message recorded sent %v after delivery", tl, time.Since(start).Round(100*time.Millisecond))
+}
