@@ -149,6 +149,14 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 			marked, _ = vals[1].(string)
 		}
 	}
+	if state != stateSent && retried > 0 {
+		// Redis may have lost or refused the mark (it was down as the
+		// message went out); the database record is the other witness.
+		if m, err := w.Log.GetMessage(ctx, p.EnvironmentID, p.MessageID); err == nil && m.Status == StatusSent {
+			log.Info("redelivered task skipped: message recorded as sent")
+			return nil
+		}
+	}
 	if state == stateSent {
 		if err := w.recordAlreadySent(ctx, log, p); err != nil {
 			return &DeferError{At: time.Now().Add(recordRetryDelay), Reason: "record the sent message once the database answers"}

@@ -136,16 +136,22 @@ func TestRedisRestartedMidRun(t *testing.T) {
 	// the test fast-forwards that: it expires the orphans' leases and
 	// restarts the worker, whose recoverer then runs at once.
 	orphans := map[string]int{}
-	if tl := settle(rcv, accepted, 10*time.Second); tl.missing > 0 && !realLease {
+	// An orphan may also be a task whose message went out but whose
+	// completion Redis never stored: look for orphans even when every
+	// message has arrived.
+	settle(rcv, accepted, 10*time.Second)
+	if !realLease {
 		ids := orphanedTasks(t, e)
 		for q, list := range ids {
 			orphans[q] = len(list)
 		}
-		expireLeasesOf(t, e, ids)
-		worker.Stop()
-		worker = e.Services.NewWorker(providers.New(e.Config, herald.NewLogger(e.Config, e.Logs)))
-		if err := worker.Start(); err != nil {
-			t.Fatal(err)
+		if len(ids) > 0 {
+			expireLeasesOf(t, e, ids)
+			worker.Stop()
+			worker = e.Services.NewWorker(providers.New(e.Config, herald.NewLogger(e.Config, e.Logs)))
+			if err := worker.Start(); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	timeout := 30 * time.Second
@@ -154,7 +160,7 @@ func TestRedisRestartedMidRun(t *testing.T) {
 	}
 	waitDelivered(t, rcv, accepted, timeout)
 	allAt := time.Now()
-	waitQueuesIdle(t, e, 30*time.Second)
+	waitQueuesIdle(t, e, timeout)
 	tl := rcv.tally(accepted)
 	checkWellFormed(t, rcv, accepted)
 	refused, by := l.refusals()

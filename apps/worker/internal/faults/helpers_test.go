@@ -375,8 +375,8 @@ func keepLogs(t *testing.T, logs *heraldtest.SyncBuffer) {
 		return
 	}
 	t.Cleanup(func() {
-		if t.Failed() {
-			name := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".log")
+		if t.Failed() || os.Getenv("HERALD_FAULTS_LOGS_ALL") == "1" {
+			name := filepath.Join(dir, fmt.Sprintf("%s-%d.log", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano()))
 			_ = os.WriteFile(name, []byte(logs.String()), 0o644)
 			t.Logf("app logs: %s", name)
 		}
