@@ -24,7 +24,8 @@ func TestRetryDelay(t *testing.T) {
 
 func TestDerivedIDs(t *testing.T) {
 	env, step := primitive.NewObjectID(), primitive.NewObjectID()
-	if MessageID(env, "tx", "s", step) != MessageID(env, "tx", "s", step) {
+	first, again := MessageID(env, "tx", "s", step), MessageID(env, "tx", "s", step)
+	if first != again {
 		t.Fatal("message id not deterministic")
 	}
 	if MessageID(env, "tx", "s", step) == MessageID(env, "tx", "s2", step) ||
