@@ -78,6 +78,15 @@ type TriggerPayload struct {
 	Actor          json.RawMessage    `json:"actor,omitempty"`
 	Tenant         json.RawMessage    `json:"tenant,omitempty"`
 	CreatedAt      time.Time          `json:"createdAt"`
+
+	// Topics are the keys of the topics in `to`, without duplicates; their
+	// members are read in keyset pages when the trigger is fanned out.
+	Topics []string `json:"topics,omitempty"`
+	// Broadcast reaches every subscriber of the environment (Recipients and
+	// Topics are then empty).
+	Broadcast bool `json:"broadcast,omitempty"`
+	// ActorID is the actor's subscriberId: never a recipient of its own trigger.
+	ActorID string `json:"actorId,omitempty"`
 }
 
 // TriggerTaskID is the asynq task id of a trigger: one per transactionId

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/subscriber"
 	"github.com/heraldhq/herald/pkg/template"
+	"github.com/heraldhq/herald/pkg/topic"
 	"github.com/heraldhq/herald/pkg/workflow"
 )
 
@@ -32,6 +33,7 @@ type WorkerDeps struct {
 	Queue        Enqueuer
 	Workflows    *workflow.Store
 	Subscribers  *subscriber.Store
+	Topics       *topic.Store
 	Integrations *integration.Store
 	Log          *Log
 	Cipher       *secret.Cipher

@@ -297,3 +297,27 @@ func (s *Store) CountMembers(ctx context.Context, env primitive.ObjectID, key st
 	}
 	return n, nil
 }
+
+// Existing returns which of the keys name a topic of the environment, with
+// one query for all of them.
+func (s *Store) Existing(ctx context.Context, env primitive.ObjectID, keys []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	cur, err := s.topics.Find(ctx, bson.M{"_environmentId": env, "key": bson.M{"$in": keys}},
+		options.Find().SetProjection(bson.M{"key": 1, "_id": 0}))
+	if err != nil {
+		return nil, fmt.Errorf("topic: existing: %w", err)
+	}
+	var docs []struct {
+		Key string `bson:"key"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("topic: existing: %w", err)
+	}
+	for _, d := range docs {
+		out[d.Key] = true
+	}
+	return out, nil
+}
