@@ -34,8 +34,9 @@ func envInt(k string, def int) int {
 
 // maxFanOutHeapGrowth bounds how much the live heap may grow from the first
 // recipient batch to any later one while a 20,000-member topic is fanned out.
-// Keeping what was loaded (subscriber documents, messages, deliver payloads:
-// over 1 KiB per recipient) would exceed it several times.
+// Keeping only the loaded subscriber documents adds about 0.55 KiB per
+// recipient (measured: 3.3 MiB at 6,000, so about 11 MiB at 20,000); keeping
+// messages and deliver payloads too, several times more.
 const maxFanOutHeapGrowth = 4 << 20
 
 // A 20,000-subscriber topic is fanned out in batches of at most BatchSize
