@@ -75,10 +75,19 @@ func (s *Server) claimTransaction(ctx context.Context, env primitive.ObjectID, t
 	key := idempotencyKey(env, txID)
 	rec, _ := json.Marshal(claimRecord{State: claimPending, Token: uuid.NewString(), At: time.Now().UTC()})
 	mine := string(rec)
+	busy := errConflict(fmt.Sprintf("a trigger with transactionId %s is being processed; retry to get its result", txID))
+	waited := false
+	// fail maps a Redis error: the wait for another request ran out, or Redis is unreachable.
+	fail := func(err error) (*claim, *triggerResult, error) {
+		if waited && ctx.Err() != nil {
+			return nil, nil, busy
+		}
+		return nil, nil, errUnavailable("Queue unavailable, try again later", err)
+	}
 	for {
 		ok, err := s.Redis.SetNX(ctx, key, mine, IdempotencyWindow).Result()
 		if err != nil {
-			return nil, nil, errUnavailable("Queue unavailable, try again later", err)
+			return fail(err)
 		}
 		if ok {
 			return &claim{rdb: s.Redis, key: key, value: mine}, nil, nil
@@ -88,7 +97,7 @@ func (s *Server) claimTransaction(ctx context.Context, env primitive.ObjectID, t
 			continue // released meanwhile: try again
 		}
 		if err != nil {
-			return nil, nil, errUnavailable("Queue unavailable, try again later", err)
+			return fail(err)
 		}
 		var r claimRecord
 		if jerr := json.Unmarshal([]byte(old), &r); jerr != nil {
@@ -100,16 +109,17 @@ func (s *Server) claimTransaction(ctx context.Context, env primitive.ObjectID, t
 		if time.Since(r.At) > claimStale {
 			took, err := casSet.Run(ctx, s.Redis, []string{key}, old, mine).Result()
 			if err != nil && !errors.Is(err, redis.Nil) {
-				return nil, nil, errUnavailable("Queue unavailable, try again later", err)
+				return fail(err)
 			}
 			if took != nil {
 				return &claim{rdb: s.Redis, key: key, value: mine}, nil, nil
 			}
 			continue
 		}
+		waited = true
 		select {
 		case <-ctx.Done():
-			return nil, nil, errConflict(fmt.Sprintf("a trigger with transactionId %s is being processed; retry to get its result", txID))
+			return nil, nil, busy
 		case <-time.After(claimPoll):
 		}
 	}

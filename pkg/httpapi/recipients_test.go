@@ -296,3 +296,63 @@ func TestTriggerEnqueueFailureReleasesTransactionID(t *testing.T) {
 		t.Fatalf("%d trigger tasks", n)
 	}
 }
+
+// Concurrent triggers with one transactionId: one is enqueued, every answer
+// is the same 201 body.
+func TestTriggerConcurrentDuplicates(t *testing.T) {
+	e := heraldtest.New(t)
+	createWorkflow(t, e, chatWorkflow("race", "hi"))
+	const n = 8
+	bodies := make([]string, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := e.Request("POST", "/v1/events/trigger", map[string]any{"name": "race", "to": "a", "transactionId": "tx-race"})
+			if r.Status != 201 {
+				t.Errorf("request %d: %d %s", i, r.Status, r.Body)
+			}
+			bodies[i] = string(r.Body)
+		}(i)
+	}
+	wg.Wait()
+	for i := 1; i < n; i++ {
+		if bodies[i] != bodies[0] {
+			t.Fatalf("answers differ: %s vs %s", bodies[i], bodies[0])
+		}
+	}
+	if n := queuedTriggers(t, e); n != 1 {
+		t.Fatalf("%d trigger tasks for one transactionId", n)
+	}
+}
+
+// A claim left pending by a request that died before enqueueing is taken
+// over once stale, so the transactionId is not lost for 24 hours.
+func TestTriggerStaleClaimTakenOver(t *testing.T) {
+	e := heraldtest.New(t)
+	createWorkflow(t, e, chatWorkflow("stale", "hi"))
+	key := "herald:txid:" + e.Environment.ID.Hex() + ":tx-stale"
+	stale := `{"state":"pending","token":"dead","at":"` + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano) + `"}`
+	if err := e.Services.Redis.Set(context.Background(), key, stale, 24*time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := e.Request("POST", "/v1/events/trigger", map[string]any{"name": "stale", "to": "a", "transactionId": "tx-stale"}).Must(t, 201)
+	if r.Data().(map[string]any)["status"] != "processed" || r.Header.Get("Idempotent-Replay") != "" {
+		t.Fatalf("%s %v", r.Body, r.Header)
+	}
+	if n := queuedTriggers(t, e); n != 1 {
+		t.Fatalf("%d trigger tasks", n)
+	}
+	v, _ := e.Services.Redis.Get(context.Background(), key).Result()
+	if !strings.Contains(v, `"state":"done"`) {
+		t.Fatalf("record not finished: %s", v)
+	}
+	// A fresh pending claim is waited for, then answered 409 (the owner
+	// neither finished nor released within the wait).
+	fresh := `{"state":"pending","token":"busy","at":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`
+	if err := e.Services.Redis.Set(context.Background(), key+"2", fresh, 24*time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	e.Request("POST", "/v1/events/trigger", map[string]any{"name": "stale", "to": "a", "transactionId": "tx-stale2"}).Must(t, http.StatusConflict)
+}
