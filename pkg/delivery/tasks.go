@@ -32,6 +32,13 @@ const (
 // long its transactionId is known to be used.
 const TriggerRetention = time.Hour
 
+// TriggerTimeout bounds one fan-out. A topic or broadcast is streamed in
+// batches within one task, and on FerretDB every batch scans the member and
+// subscriber collections (a 20,000-member topic takes minutes there), so
+// the bound is generous; a retried trigger resumes cheaply because what was
+// already written is skipped.
+const TriggerTimeout = 30 * time.Minute
+
 // deliverRetention keeps processed deliver tasks briefly so a redelivered
 // trigger cannot enqueue them again while they are fresh.
 const deliverRetention = 10 * time.Minute
@@ -105,7 +112,7 @@ func NewTriggerTask(p TriggerPayload) (*asynq.Task, error) {
 	}
 	return asynq.NewTask(TypeTrigger, b,
 		asynq.Queue(QueueTrigger), asynq.TaskID(TriggerTaskID(p.EnvironmentID, p.TransactionID)),
-		asynq.MaxRetry(TriggerMaxRetry), asynq.Retention(TriggerRetention), asynq.Timeout(5*time.Minute)), nil
+		asynq.MaxRetry(TriggerMaxRetry), asynq.Retention(TriggerRetention), asynq.Timeout(TriggerTimeout)), nil
 }
 
 // DeliverPayload is everything a deliver task needs, so that it reads
