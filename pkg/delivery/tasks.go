@@ -35,8 +35,8 @@ const TriggerRetention = time.Hour
 // TriggerTimeout bounds one fan-out. A topic or broadcast is streamed in
 // batches within one task, and on FerretDB every batch scans the member and
 // subscriber collections (a 20,000-member topic takes minutes there), so
-// the bound is generous; a retried trigger resumes cheaply because what was
-// already written is skipped.
+// the bound is generous. A retried trigger walks its recipients again but
+// writes and sends nothing twice.
 const TriggerTimeout = 30 * time.Minute
 
 // deliverRetention keeps processed deliver tasks briefly so a redelivered
