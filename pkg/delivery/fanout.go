@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 
 	"github.com/hibiken/asynq"
 	"go.mongodb.org/mongo-driver/bson/primitive"
@@ -57,27 +58,102 @@ func (w *Worker) HandleTrigger(ctx context.Context, t *asynq.Task) error {
 	for i := range active {
 		byID[active[i].ID] = &active[i]
 	}
-	ids := uniqueIDs(p.Recipients)
-	for start := 0; start < len(ids); start += BatchSize {
-		end := min(start+BatchSize, len(ids))
-		if err := w.fanOutBatch(ctx, log, p, wf, steps, byID, ids[start:end]); err != nil {
-			return err
-		}
+	n, err := w.eachBatch(ctx, p, func(ids []string, named bool) error {
+		return w.fanOutBatch(ctx, log, p, wf, steps, byID, ids, named)
+	})
+	if err != nil {
+		return err
 	}
-	log.Debug("trigger fanned out", "recipients", len(ids), "steps", len(steps))
+	log.Debug("trigger fanned out", "recipients", n, "topics", len(p.Topics), "broadcast", p.Broadcast, "steps", len(steps))
 	return nil
 }
 
-func uniqueIDs(rs []Recipient) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, r := range rs {
-		if !seen[r.SubscriberID] {
-			seen[r.SubscriberID] = true
-			out = append(out, r.SubscriberID)
+// batchObserver, when set (tests), sees the size of every recipient batch.
+var batchObserver atomic.Pointer[func(n int)]
+
+// eachBatch calls fn with the trigger's recipients in batches of at most
+// BatchSize subscriber ids: first the ids named in `to` (named is true), then
+// each topic's members read in keyset pages, or every subscriber of the
+// environment for a broadcast. The actor is left out, and so are topic
+// members already named in `to`. Only one page of ids is held at a time, so
+// memory does not grow with the size of a topic.
+//
+// A subscriber in two topics is handed to fn twice. That is safe: its
+// notification and message ids derive from (transaction, subscriber, step),
+// so the second insert is a duplicate key and the deliver task's id
+// conflicts: it is delivered exactly once. It returns how many ids it handed to fn.
+func (w *Worker) eachBatch(ctx context.Context, p TriggerPayload, fn func(ids []string, named bool) error) (int, error) {
+	total := 0
+	emit := func(ids []string, named bool) error {
+		if len(ids) == 0 {
+			return nil
+		}
+		if f := batchObserver.Load(); f != nil {
+			(*f)(len(ids))
+		}
+		total += len(ids)
+		return fn(ids, named)
+	}
+	named := make(map[string]bool, len(p.Recipients))
+	var ids []string
+	for _, r := range p.Recipients {
+		if r.SubscriberID == p.ActorID || named[r.SubscriberID] {
+			continue
+		}
+		named[r.SubscriberID] = true
+		ids = append(ids, r.SubscriberID)
+	}
+	for start := 0; start < len(ids); start += BatchSize {
+		if err := emit(ids[start:min(start+BatchSize, len(ids))], true); err != nil {
+			return total, err
 		}
 	}
-	return out
+	// page streams one source of ids in keyset order.
+	page := func(next func(after string) ([]string, error)) error {
+		after := ""
+		for {
+			batch, err := next(after)
+			if err != nil {
+				return err
+			}
+			if len(batch) == 0 {
+				return nil
+			}
+			after = batch[len(batch)-1]
+			kept := batch[:0]
+			for _, id := range batch {
+				if id != p.ActorID && !named[id] {
+					kept = append(kept, id)
+				}
+			}
+			if err := emit(kept, false); err != nil {
+				return err
+			}
+			if len(batch) < BatchSize {
+				return nil
+			}
+		}
+	}
+	for _, key := range p.Topics {
+		if w.Topics == nil {
+			return total, fmt.Errorf("delivery: trigger names topic %q but the worker has no topic store: %w", key, asynq.SkipRetry)
+		}
+		err := page(func(after string) ([]string, error) {
+			return w.Topics.Members(ctx, p.EnvironmentID, key, after, BatchSize)
+		})
+		if err != nil {
+			return total, err
+		}
+	}
+	if p.Broadcast {
+		err := page(func(after string) ([]string, error) {
+			return w.Subscribers.IDsAfter(ctx, p.EnvironmentID, after, BatchSize)
+		})
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // upsertInline upserts the subscriber objects given in `to` (one bulk write)
@@ -134,7 +210,7 @@ func (w *Worker) upsertInline(ctx context.Context, log *slog.Logger, p TriggerPa
 }
 
 func (w *Worker) fanOutBatch(ctx context.Context, log *slog.Logger, p TriggerPayload, wf *workflow.Workflow, steps []workflow.Step,
-	active map[primitive.ObjectID]*integration.Integration, ids []string) error {
+	active map[primitive.ObjectID]*integration.Integration, ids []string, named bool) error {
 	subs, err := w.Subscribers.GetMany(ctx, p.EnvironmentID, ids)
 	if err != nil {
 		return err
@@ -149,6 +225,17 @@ func (w *Worker) fanOutBatch(ctx context.Context, log *slog.Logger, p TriggerPay
 		if found[id] == nil {
 			missing = append(missing, subscriber.BulkItem{SubscriberID: id})
 		}
+	}
+	if !named && len(missing) > 0 {
+		// Topic members and broadcast recipients were read from the
+		// database: one missing now was deleted meanwhile; skip it.
+		kept := make([]string, 0, len(ids)-len(missing))
+		for _, id := range ids {
+			if found[id] != nil {
+				kept = append(kept, id)
+			}
+		}
+		ids, missing = kept, nil
 	}
 	if len(missing) > 0 {
 		if _, _, err := w.Subscribers.BulkUpsert(ctx, p.EnvironmentID, p.OrganizationID, missing); err != nil {

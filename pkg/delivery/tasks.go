@@ -37,6 +37,13 @@ const (
 // long its transactionId is known to be used.
 const TriggerRetention = time.Hour
 
+// TriggerTimeout bounds one fan-out. A topic or broadcast is streamed in
+// batches within one task, and on FerretDB every batch scans the member and
+// subscriber collections (a 20,000-member topic takes minutes there), so
+// the bound is generous. A retried trigger walks its recipients again but
+// writes and sends nothing twice.
+const TriggerTimeout = 30 * time.Minute
+
 // deliverRetention keeps processed deliver tasks briefly so a redelivered
 // trigger cannot enqueue them again while they are fresh.
 const deliverRetention = 10 * time.Minute
@@ -83,6 +90,15 @@ type TriggerPayload struct {
 	Actor          json.RawMessage    `json:"actor,omitempty"`
 	Tenant         json.RawMessage    `json:"tenant,omitempty"`
 	CreatedAt      time.Time          `json:"createdAt"`
+
+	// Topics are the keys of the topics in `to`, without duplicates; their
+	// members are read in keyset pages when the trigger is fanned out.
+	Topics []string `json:"topics,omitempty"`
+	// Broadcast reaches every subscriber of the environment (Recipients and
+	// Topics are then empty).
+	Broadcast bool `json:"broadcast,omitempty"`
+	// ActorID is the actor's subscriberId: never a recipient of its own trigger.
+	ActorID string `json:"actorId,omitempty"`
 }
 
 // TriggerTaskID is the asynq task id of a trigger: one per transactionId
@@ -101,7 +117,7 @@ func NewTriggerTask(p TriggerPayload) (*asynq.Task, error) {
 	}
 	return asynq.NewTask(TypeTrigger, b,
 		asynq.Queue(QueueTrigger), asynq.TaskID(TriggerTaskID(p.EnvironmentID, p.TransactionID)),
-		asynq.MaxRetry(TriggerMaxRetry), asynq.Retention(TriggerRetention), asynq.Timeout(5*time.Minute)), nil
+		asynq.MaxRetry(TriggerMaxRetry), asynq.Retention(TriggerRetention), asynq.Timeout(TriggerTimeout)), nil
 }
 
 // DeliverPayload is everything a deliver task needs, so that it reads

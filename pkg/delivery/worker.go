@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/subscriber"
 	"github.com/heraldhq/herald/pkg/template"
+	"github.com/heraldhq/herald/pkg/topic"
 	"github.com/heraldhq/herald/pkg/workflow"
 )
 
@@ -41,6 +42,7 @@ type WorkerDeps struct {
 	Queue        Enqueuer
 	Workflows    *workflow.Store
 	Subscribers  *subscriber.Store
+	Topics       *topic.Store
 	Integrations *integration.Store
 	Log          *Log
 	Cipher       *secret.Cipher

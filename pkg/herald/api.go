@@ -24,6 +24,7 @@ func (s *Services) NewAPI() *httpapi.Server {
 		Templates:    s.Templates,
 		Deliveries:   s.Deliveries,
 		Queue:        s.Queue,
+		Redis:        s.Redis,
 		Ready:        func(ctx context.Context) error { return s.Ready(ctx) },
 		SlackOAuth:   oauth,
 		Metrics:      s.Metrics,

@@ -31,7 +31,7 @@ func (s *Services) NewWorker(senders map[string]notify.Sender) *delivery.Server 
 	}
 	senders = instrumented
 	w := delivery.NewWorker(delivery.WorkerDeps{
-		Logger: s.Logger, Queue: s.Queue, Workflows: s.Workflows, Subscribers: s.Subscribers,
+		Logger: s.Logger, Queue: s.Queue, Workflows: s.Workflows, Subscribers: s.Subscribers, Topics: s.Topics,
 		Integrations: s.Integrations, Log: s.Deliveries, Cipher: s.Cipher, Templates: s.Templates,
 		Senders:      senders,
 		Environments: s.Environments, Redis: s.Redis, Limiter: ratelimit.New(s.Redis),

@@ -54,7 +54,7 @@ func FuzzTriggerRequest(f *testing.F) {
 			checkAPIError(t, err, http.StatusBadRequest, http.StatusRequestEntityTooLarge)
 			return
 		}
-		tr, err := s.parseTrigger(&b)
+		tr, err := s.parseTrigger(&b, false)
 		if err != nil {
 			checkAPIError(t, err, http.StatusBadRequest)
 			return
@@ -62,7 +62,7 @@ func FuzzTriggerRequest(f *testing.F) {
 		if strings.TrimSpace(tr.name) == "" {
 			t.Fatalf("accepted without a name: %q", body)
 		}
-		if len(tr.recipients) == 0 {
+		if len(tr.recipients)+len(tr.topics) == 0 {
 			t.Fatalf("accepted without recipients: %q", body)
 		}
 		if n := len(tr.txID); n == 0 || n > MaxTransactionIDLen || strings.TrimSpace(tr.txID) != tr.txID {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/delivery"
@@ -38,6 +39,9 @@ type Deps struct {
 	Deliveries   *delivery.Log
 	// Queue receives trigger tasks; *asynq.Client implements it.
 	Queue delivery.Enqueuer
+	// Redis holds the transactionIds used in the last 24 hours (trigger
+	// idempotency); nil disables the check.
+	Redis redis.UniversalClient
 	// Ready reports whether the backing services answer (GET /readyz).
 	Ready func(ctx context.Context) error
 	// Metrics, when set, counts triggers and serves GET /metrics.

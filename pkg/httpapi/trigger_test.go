@@ -46,7 +46,9 @@ func TestTriggerValidation(t *testing.T) {
 		{"object without subscriberId", map[string]any{"name": "alert", "to": map[string]any{"email": "a@b.co"}}, 400, "", "subscriberId should not be empty"},
 		{"payload not object", map[string]any{"name": "alert", "to": "s", "payload": []any{1}}, 400, "", "payload must be an object"},
 		{"missing name", map[string]any{"to": "s"}, 400, "", "name should not be empty"},
-		{"topic not yet", map[string]any{"name": "alert", "to": map[string]any{"type": "Topic", "topicKey": "k"}}, 400, "", "Topic"},
+		{"unknown topic", map[string]any{"name": "alert", "to": map[string]any{"type": "Topic", "topicKey": "k"}}, 422, "", `topic_not_found: no topic with key \"k\"`},
+		{"topic without key", map[string]any{"name": "alert", "to": []any{map[string]any{"type": "Topic"}}}, 400, "", "to[0]: topicKey should not be empty"},
+		{"actor not a subscriber", map[string]any{"name": "alert", "to": "s", "actor": 5}, 400, "", "actor must be a subscriberId or a subscriber object"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,13 +66,16 @@ func TestTriggerValidation(t *testing.T) {
 		})
 	}
 
-	t.Run("transactionId kept and duplicate rejected", func(t *testing.T) {
+	t.Run("transactionId kept and duplicate answered with the original result", func(t *testing.T) {
 		body := map[string]any{"name": "alert", "to": "s", "transactionId": "tx-dup"}
 		r := e.Request("POST", "/v1/events/trigger", body).Must(t, 201)
-		if r.Data().(map[string]any)["transactionId"] != "tx-dup" {
-			t.Fatalf("%s", r.Body)
+		if r.Data().(map[string]any)["transactionId"] != "tx-dup" || r.Header.Get("Idempotent-Replay") != "" {
+			t.Fatalf("%s %v", r.Body, r.Header)
 		}
-		e.Request("POST", "/v1/events/trigger", body).Must(t, http.StatusConflict)
+		again := e.Request("POST", "/v1/events/trigger", map[string]any{"name": "alert", "to": "other", "transactionId": "tx-dup"}).Must(t, 201)
+		if string(again.Body) != string(r.Body) || again.Header.Get("Idempotent-Replay") != "true" {
+			t.Fatalf("replay %s %v, original %s", again.Body, again.Header, r.Body)
+		}
 	})
 	t.Run("inline webhook never reaches the queue in plaintext", func(t *testing.T) {
 		e.Request("POST", "/v1/integrations", map[string]any{"providerId": "slack", "channel": "chat", "active": true, "credentials": map[string]any{}}).Must(t, 201)

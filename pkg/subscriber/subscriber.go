@@ -404,3 +404,35 @@ func unionStrings(a, b []string) []string {
 	}
 	return out
 }
+
+// IDsAfter returns up to limit subscriber ids of the environment, sorted,
+// that come after afterSubscriberID ("" for the first batch): keyset paging
+// on the unique (_environmentId, subscriberId) index. Feed the last id of a
+// batch back for the next; a batch shorter than limit is the last.
+func (s *Store) IDsAfter(ctx context.Context, env primitive.ObjectID, afterSubscriberID string, limit int) ([]string, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("subscriber: ids: limit must be positive, got %d", limit)
+	}
+	f := bson.M{"_environmentId": env}
+	if afterSubscriberID != "" {
+		f["subscriberId"] = bson.M{"$gt": afterSubscriberID}
+	}
+	cur, err := s.coll.Find(ctx, f, options.Find().
+		SetSort(bson.D{{Key: "subscriberId", Value: 1}}).
+		SetLimit(int64(limit)).
+		SetProjection(bson.M{"subscriberId": 1, "_id": 0}))
+	if err != nil {
+		return nil, fmt.Errorf("subscriber: ids: %w", err)
+	}
+	var docs []struct {
+		SubscriberID string `bson:"subscriberId"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("subscriber: ids: %w", err)
+	}
+	out := make([]string, len(docs))
+	for i, d := range docs {
+		out[i] = d.SubscriberID
+	}
+	return out, nil
+}

@@ -195,39 +195,73 @@ func (s *Store) Delete(ctx context.Context, env primitive.ObjectID, key string) 
 }
 
 // AddMembers adds subscribers to the topic; adding a member twice is a no-op.
-// The writes are idempotent upserts in one unordered bulk write.
+// The existing memberships are read with one $in query, the new ones are
+// written with one unordered InsertMany, and only memberships whose
+// subscriber document changed (deleted and created again) are updated:
+// FerretDB v1 scans the collection for every update, so upserting each
+// member would make large topics slow to fill.
 func (s *Store) AddMembers(ctx context.Context, t *Topic, members []NewMember) error {
 	if len(members) == 0 {
 		return nil
 	}
-	now := store.Now()
-	models := make([]mongo.WriteModel, len(members))
+	ids := make([]string, len(members))
 	for i, m := range members {
-		models[i] = mongo.NewUpdateOneModel().
-			SetFilter(bson.M{"_environmentId": t.EnvironmentID, "topicKey": t.Key, "subscriberId": m.SubscriberID}).
-			SetUpdate(bson.M{
-				"$set": bson.M{"_topicId": t.ID, "_subscriberId": m.SubscriberOID},
-				"$setOnInsert": bson.M{
-					"_organizationId": t.OrganizationID,
-					"createdAt":       now,
-				},
-			}).
-			SetUpsert(true)
+		ids[i] = m.SubscriberID
 	}
-	_, err := s.members.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-	var bwe mongo.BulkWriteException
-	if errors.As(err, &bwe) {
-		// A concurrent add of the same member loses the upsert race with a
-		// duplicate key error: the member is there, which is what was asked.
-		for _, we := range bwe.WriteErrors {
-			if !store.IsDuplicateKey(we) && we.Code != 11000 {
-				return fmt.Errorf("topic: add members: %w", err)
-			}
-		}
-		err = nil
-	}
+	cur, err := s.members.Find(ctx, bson.M{"_environmentId": t.EnvironmentID, "topicKey": t.Key, "subscriberId": bson.M{"$in": ids}},
+		options.Find().SetProjection(bson.M{"subscriberId": 1, "_subscriberId": 1, "_topicId": 1}))
 	if err != nil {
 		return fmt.Errorf("topic: add members: %w", err)
+	}
+	var have []Member
+	if err := cur.All(ctx, &have); err != nil {
+		return fmt.Errorf("topic: add members: %w", err)
+	}
+	existing := make(map[string]Member, len(have))
+	for _, m := range have {
+		existing[m.SubscriberID] = m
+	}
+	now := store.Now()
+	var inserts []any
+	var updates []mongo.WriteModel
+	seen := make(map[string]bool, len(members))
+	for _, m := range members {
+		if seen[m.SubscriberID] {
+			continue
+		}
+		seen[m.SubscriberID] = true
+		old, ok := existing[m.SubscriberID]
+		switch {
+		case !ok:
+			inserts = append(inserts, Member{EnvironmentID: t.EnvironmentID, OrganizationID: t.OrganizationID, TopicID: t.ID,
+				TopicKey: t.Key, SubscriberID: m.SubscriberID, SubscriberOID: m.SubscriberOID, CreatedAt: now})
+		case old.SubscriberOID != m.SubscriberOID || old.TopicID != t.ID:
+			updates = append(updates, mongo.NewUpdateOneModel().
+				SetFilter(bson.M{"_environmentId": t.EnvironmentID, "topicKey": t.Key, "subscriberId": m.SubscriberID}).
+				SetUpdate(bson.M{"$set": bson.M{"_topicId": t.ID, "_subscriberId": m.SubscriberOID}}))
+		}
+	}
+	if len(inserts) > 0 {
+		_, err := s.members.InsertMany(ctx, inserts, options.InsertMany().SetOrdered(false))
+		var bwe mongo.BulkWriteException
+		if errors.As(err, &bwe) {
+			// A concurrent add of the same member inserted it first: the
+			// member is there, which is what was asked.
+			for _, we := range bwe.WriteErrors {
+				if !store.IsDuplicateKey(we) && we.Code != 11000 {
+					return fmt.Errorf("topic: add members: %w", err)
+				}
+			}
+			err = nil
+		}
+		if err != nil && !store.IsDuplicateKey(err) {
+			return fmt.Errorf("topic: add members: %w", err)
+		}
+	}
+	if len(updates) > 0 {
+		if _, err := s.members.BulkWrite(ctx, updates, options.BulkWrite().SetOrdered(false)); err != nil {
+			return fmt.Errorf("topic: add members: %w", err)
+		}
 	}
 	return nil
 }
@@ -296,4 +330,28 @@ func (s *Store) CountMembers(ctx context.Context, env primitive.ObjectID, key st
 		return 0, fmt.Errorf("topic: count members: %w", err)
 	}
 	return n, nil
+}
+
+// Existing returns which of the keys name a topic of the environment, with
+// one query for all of them.
+func (s *Store) Existing(ctx context.Context, env primitive.ObjectID, keys []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	cur, err := s.topics.Find(ctx, bson.M{"_environmentId": env, "key": bson.M{"$in": keys}},
+		options.Find().SetProjection(bson.M{"key": 1, "_id": 0}))
+	if err != nil {
+		return nil, fmt.Errorf("topic: existing: %w", err)
+	}
+	var docs []struct {
+		Key string `bson:"key"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("topic: existing: %w", err)
+	}
+	for _, d := range docs {
+		out[d.Key] = true
+	}
+	return out, nil
 }

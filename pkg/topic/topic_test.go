@@ -141,3 +141,27 @@ func TestCreateDuplicateAndValidation(t *testing.T) {
 		})
 	}
 }
+
+func TestExisting(t *testing.T) {
+	ctx := context.Background()
+	s := topic.NewStore(testenv.Mongo(t))
+	env, org := primitive.NewObjectID(), primitive.NewObjectID()
+	for _, k := range []string{"a", "b"} {
+		if _, err := s.Create(ctx, env, org, k, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Create(ctx, primitive.NewObjectID(), org, "c", "c"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Existing(ctx, env, []string{"a", "c", "b", "zz"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !got["a"] || !got["b"] {
+		t.Fatalf("existing = %v", got)
+	}
+	if got, err := s.Existing(ctx, env, nil); err != nil || len(got) != 0 {
+		t.Fatalf("no keys: %v %v", got, err)
+	}
+}
