@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -113,6 +115,10 @@ type Message struct {
 type Log struct {
 	notifications *mongo.Collection
 	messages      *mongo.Collection
+
+	// wb, while running, batches attempt records (see StartWriteBehind).
+	wbMu sync.RWMutex
+	wb   *writeBehind
 }
 
 // NewLog returns a Log.
@@ -196,19 +202,172 @@ type Attempt struct {
 }
 
 // RecordAttempt writes one attempt's outcome: $set status, $push details,
-// $inc attempts.
+// $inc attempts. While write-behind runs (StartWriteBehind) the record is
+// queued and written with others in one bulk write shortly after; the error
+// is then always nil and write failures are logged.
 func (l *Log) RecordAttempt(ctx context.Context, id primitive.ObjectID, a Attempt) error {
 	now := store.Now()
+	l.wbMu.RLock()
+	if wb := l.wb; wb != nil {
+		select {
+		case wb.queue <- pendingAttempt{id: id, update: attemptUpdate(a, now)}:
+			l.wbMu.RUnlock()
+			return nil
+		case <-ctx.Done():
+			l.wbMu.RUnlock()
+			return ctx.Err()
+		}
+	}
+	l.wbMu.RUnlock()
+	_, err := l.messages.UpdateOne(ctx, bson.M{"_id": id}, attemptUpdate(a, now))
+	if err != nil {
+		return fmt.Errorf("delivery: record attempt: %w", err)
+	}
+	return nil
+}
+
+func attemptUpdate(a Attempt, now time.Time) bson.M {
 	set := bson.M{"status": a.Status, "updatedAt": now, "errorId": a.ErrorID, "errorText": a.ErrorText}
 	push := bson.M{"executionDetails": bson.M{"$each": a.Details}}
 	if a.Delivered {
 		push["deliveredAt"] = now
 	}
-	_, err := l.messages.UpdateOne(ctx, bson.M{"_id": id}, bson.M{"$set": set, "$push": push, "$inc": bson.M{"attempts": 1}})
-	if err != nil {
-		return fmt.Errorf("delivery: record attempt: %w", err)
+	return bson.M{"$set": set, "$push": push, "$inc": bson.M{"attempts": 1}}
+}
+
+// WriteBehind configures the batching of attempt records. Zero fields take
+// their defaults.
+type WriteBehind struct {
+	// Interval is the longest a record waits for others to share its bulk
+	// write (default 20ms).
+	Interval time.Duration
+	// MaxBatch is the most records one bulk write carries (default 16).
+	// Keep it small: FerretDB v1 on PostgreSQL holds one pooled PostgreSQL
+	// connection per update statement until the whole command ends (its
+	// pool has 50), so a bulk update of hundreds of statements deadlocks it.
+	MaxBatch int
+	// Writers is how many bulk writes may run at once (default 2).
+	Writers int
+	// Queue is how many records may wait; RecordAttempt blocks beyond it
+	// (default 10000), so a slow database slows the worker down instead of
+	// growing memory.
+	Queue int
+	// Logger receives write failures.
+	Logger *slog.Logger
+}
+
+type pendingAttempt struct {
+	id     primitive.ObjectID
+	update bson.M
+}
+
+type writeBehind struct {
+	o     WriteBehind
+	queue chan pendingAttempt
+	done  sync.WaitGroup
+}
+
+// StartWriteBehind makes RecordAttempt queue its records and write them
+// with one unordered BulkWrite per MaxBatch records or Interval, whichever
+// comes first. A delivery is never re-sent because of its record: a failed
+// bulk write is logged (never retried: it may have been partly applied).
+// StopWriteBehind writes what is queued. Starting it twice is a no-op.
+func (l *Log) StartWriteBehind(o WriteBehind) {
+	if o.Interval <= 0 {
+		o.Interval = 20 * time.Millisecond
 	}
-	return nil
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 16
+	}
+	if o.Writers <= 0 {
+		o.Writers = 2
+	}
+	if o.Queue <= 0 {
+		o.Queue = 10000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	l.wbMu.Lock()
+	defer l.wbMu.Unlock()
+	if l.wb != nil {
+		return
+	}
+	wb := &writeBehind{o: o, queue: make(chan pendingAttempt, o.Queue)}
+	for i := 0; i < o.Writers; i++ {
+		wb.done.Add(1)
+		go l.writeLoop(wb)
+	}
+	l.wb = wb
+}
+
+// StopWriteBehind writes the queued records and returns RecordAttempt to
+// writing synchronously.
+func (l *Log) StopWriteBehind() {
+	l.wbMu.Lock()
+	wb := l.wb
+	l.wb = nil
+	l.wbMu.Unlock()
+	if wb == nil {
+		return
+	}
+	close(wb.queue)
+	wb.done.Wait()
+}
+
+// writeLoop collects a batch (the first record, then whatever arrives
+// within Interval, up to MaxBatch) and writes it, until the queue closes.
+func (l *Log) writeLoop(wb *writeBehind) {
+	defer wb.done.Done()
+	batch := make([]pendingAttempt, 0, wb.o.MaxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		first, ok := <-wb.queue
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], first)
+		timer.Reset(wb.o.Interval)
+		open := true
+	collect:
+		for len(batch) < wb.o.MaxBatch {
+			select {
+			case p, more := <-wb.queue:
+				if !more {
+					open = false
+					break collect
+				}
+				batch = append(batch, p)
+			case <-timer.C:
+				break collect
+			}
+		}
+		timer.Stop()
+		l.writeBatch(wb.o.Logger, batch)
+		if !open {
+			return
+		}
+	}
+}
+
+func (l *Log) writeBatch(log *slog.Logger, batch []pendingAttempt) {
+	models := make([]mongo.WriteModel, len(batch))
+	for i, p := range batch {
+		models[i] = mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": p.id}).SetUpdate(p.update)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Not retried: the updates push details and count attempts, so a
+	// partly applied batch must not be applied again.
+	_, err := l.messages.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	var bwe mongo.BulkWriteException
+	switch {
+	case errors.As(err, &bwe) && len(bwe.WriteErrors) > 0:
+		log.Error("could not record delivery attempts", "failed", len(bwe.WriteErrors), "batch", len(batch), "error", bwe.WriteErrors[0].Message)
+	case err != nil:
+		log.Error("could not record delivery attempts", "batch", len(batch), "error", err.Error())
+	}
 }
 
 // NotificationFilter selects notifications; empty fields do not filter.

@@ -113,9 +113,27 @@ func NewServer(redis asynq.RedisConnOpt, w *Worker, concurrency int) *Server {
 	return &Server{srv: asynq.NewServer(redis, w.ServerConfig(concurrency)), w: w}
 }
 
-// Start begins processing tasks.
-func (s *Server) Start() error { return s.srv.Start(s.w.Handler()) }
+// Start begins processing tasks. Attempt records are written behind, in
+// batches (Log.StartWriteBehind).
+func (s *Server) Start() error {
+	if s.w.Log != nil {
+		s.w.Log.StartWriteBehind(WriteBehind{Logger: s.w.Logger})
+	}
+	if err := s.srv.Start(s.w.Handler()); err != nil {
+		if s.w.Log != nil {
+			s.w.Log.StopWriteBehind()
+		}
+		return err
+	}
+	return nil
+}
 
 // Stop stops fetching new tasks and waits for active ones (up to the
-// shutdown timeout); unfinished tasks go back to the queue.
-func (s *Server) Stop() { s.srv.Shutdown() }
+// shutdown timeout); unfinished tasks go back to the queue. Queued attempt
+// records are written before it returns.
+func (s *Server) Stop() {
+	s.srv.Shutdown()
+	if s.w.Log != nil {
+		s.w.Log.StopWriteBehind()
+	}
+}
