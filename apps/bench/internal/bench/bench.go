@@ -91,7 +91,7 @@ func (o *Options) defaults() {
 		o.FanoutChunk = 1000
 	}
 	if o.FanoutTimeout <= 0 {
-		o.FanoutTimeout = 150 * time.Second
+		o.FanoutTimeout = 120 * time.Second
 	}
 	if o.Database == "" {
 		o.Database = "herald_bench"
@@ -285,7 +285,7 @@ func (r *run) setup(ctx context.Context, getenv func(string) string) error {
 	}
 	r.wfName = "bench"
 	r.progress("creating %d subscribers for the trigger and end-to-end phases", r.o.Subscribers)
-	if err := r.insertSubscribers(octx, "s-", r.o.Subscribers, "/s/"); err != nil {
+	if _, err := r.insertSubscribers(octx, "s-", r.o.Subscribers, "/s/"); err != nil {
 		return err
 	}
 	return nil
@@ -297,20 +297,22 @@ func subscriberID(prefix string, i int) string { return fmt.Sprintf("%s%06d", pr
 // insertSubscribers writes n subscribers, each with a Slack channel whose
 // webhook is its own path on the sink, with InsertMany in batches (the
 // credentials API would cost two database round trips per subscriber).
-func (r *run) insertSubscribers(ctx context.Context, prefix string, n int, pathPrefix string) error {
+func (r *run) insertSubscribers(ctx context.Context, prefix string, n int, pathPrefix string) ([]primitive.ObjectID, error) {
 	const batch = 1000
 	now := store.Now()
 	coll := r.svcs.Store.C(store.Subscribers)
+	oids := make([]primitive.ObjectID, n)
 	for start := 0; start < n; start += batch {
 		docs := make([]any, 0, min(batch, n-start))
 		for i := start; i < min(start+batch, n); i++ {
 			id := subscriberID(prefix, i)
 			enc, err := r.svcs.Cipher.Encrypt(r.sinkURL + pathPrefix + id)
 			if err != nil {
-				return err
+				return nil, err
 			}
+			oids[i] = primitive.NewObjectID()
 			docs = append(docs, subscriber.Subscriber{
-				ID: primitive.NewObjectID(), EnvironmentID: r.env.ID, OrganizationID: r.env.OrganizationID,
+				ID: oids[i], EnvironmentID: r.env.ID, OrganizationID: r.env.OrganizationID,
 				SubscriberID: id, FirstName: "Sub" + id,
 				Channels: []subscriber.Channel{{
 					IntegrationID: r.integ.ID, ProviderID: r.integ.ProviderID, IntegrationIdentifier: r.integ.Identifier,
@@ -320,10 +322,10 @@ func (r *run) insertSubscribers(ctx context.Context, prefix string, n int, pathP
 			})
 		}
 		if _, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil {
-			return fmt.Errorf("insert subscribers: %w", err)
+			return nil, fmt.Errorf("insert subscribers: %w", err)
 		}
 	}
-	return nil
+	return oids, nil
 }
 
 // triggerBody is a single-subscriber trigger carrying sequence number n.

@@ -25,7 +25,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	fs.IntVar(&o.Subscribers, "subscribers", 1000, "subscribers addressed by the trigger and end-to-end phases")
 	fs.IntVar(&o.Fanout, "fanout", 20000, "subscribers of the fan-out topic")
 	fs.IntVar(&o.FanoutChunk, "fanout-chunk", 1000, "`to` array size when topic triggers are rejected")
-	fs.DurationVar(&o.FanoutTimeout, "fanout-timeout", 150*time.Second, "give up waiting for the fan-out after this")
+	fs.DurationVar(&o.FanoutTimeout, "fanout-timeout", 120*time.Second, "give up waiting for the fan-out after this")
 	scenarios := fs.String("scenarios", "trigger,e2e,fanout", "comma-separated scenarios to run (trigger, e2e, fanout); e2e includes the delivery-log writes")
 	fs.BoolVar(&o.SQLite, "sqlite", false, "run FerretDB on SQLite even when PostgreSQL is reachable")
 	md := fs.String("out-md", "docs/benchmarks.md", "Markdown report to update (empty: none)")
