@@ -116,6 +116,8 @@ type Log struct {
 	notifications *mongo.Collection
 	messages      *mongo.Collection
 
+	notificationsIns, messagesIns *groupInsert
+
 	// wb, while running, batches attempt records (see StartWriteBehind).
 	wbMu sync.RWMutex
 	wb   *writeBehind
@@ -123,50 +125,134 @@ type Log struct {
 
 // NewLog returns a Log.
 func NewLog(st *store.Store) *Log {
-	return &Log{notifications: st.C(store.Notifications), messages: st.C(store.Messages)}
+	n, m := st.C(store.Notifications), st.C(store.Messages)
+	return &Log{notifications: n, messages: m, notificationsIns: &groupInsert{coll: n}, messagesIns: &groupInsert{coll: m}}
 }
 
-// insertMany inserts docs unordered and returns the indexes that already
-// existed (duplicate ids from a redelivered trigger).
-func insertMany[T any](ctx context.Context, c *mongo.Collection, docs []T) ([]int, error) {
+// groupInsert coalesces concurrent inserts into one collection: while one
+// InsertMany is in flight, the calls that arrive wait and are written
+// together by the next, so concurrent triggers share database round trips
+// and commits. An idle caller is written at once (no timer).
+type groupInsert struct {
+	coll     *mongo.Collection
+	mu       sync.Mutex
+	pending  []*insertCall
+	flushing bool
+}
+
+type insertCall struct {
+	docs []any
+	dups []int
+	err  error
+	done chan struct{}
+}
+
+// maxGroupDocs bounds one grouped InsertMany.
+const maxGroupDocs = 1000
+
+// insert writes docs unordered and returns the indexes that already existed
+// (duplicate ids from a redelivered trigger).
+func (g *groupInsert) insert(ctx context.Context, docs []any) ([]int, error) {
 	if len(docs) == 0 {
 		return nil, nil
 	}
+	c := &insertCall{docs: docs, done: make(chan struct{})}
+	g.mu.Lock()
+	g.pending = append(g.pending, c)
+	if !g.flushing {
+		g.flushing = true
+		go g.flushLoop()
+	}
+	g.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.dups, c.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (g *groupInsert) flushLoop() {
+	for {
+		g.mu.Lock()
+		n, take := 0, 0
+		for take < len(g.pending) && (take == 0 || n+len(g.pending[take].docs) <= maxGroupDocs) {
+			n += len(g.pending[take].docs)
+			take++
+		}
+		batch := g.pending[:take:take]
+		g.pending = g.pending[take:]
+		if len(batch) == 0 {
+			g.flushing = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		g.write(batch, n)
+	}
+}
+
+// write inserts the calls' documents in one InsertMany and hands each call
+// its own duplicates or error.
+func (g *groupInsert) write(batch []*insertCall, n int) {
+	all := make([]any, 0, n)
+	for _, c := range batch {
+		all = append(all, c.docs...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	_, err := g.coll.InsertMany(ctx, all, options.InsertMany().SetOrdered(false))
+	cancel()
+	var bwe mongo.BulkWriteException
+	switch {
+	case errors.As(err, &bwe) && bwe.WriteConcernError == nil:
+		for _, we := range bwe.WriteErrors {
+			start := 0
+			for _, c := range batch {
+				if we.Index < start+len(c.docs) {
+					if we.Code == 11000 {
+						c.dups = append(c.dups, we.Index-start)
+					} else if c.err == nil {
+						c.err = fmt.Errorf("insert into %s: %w", g.coll.Name(), err)
+					}
+					break
+				}
+				start += len(c.docs)
+			}
+		}
+		for _, c := range batch {
+			if c.err != nil {
+				c.dups = nil
+			}
+		}
+	case err != nil:
+		for _, c := range batch {
+			c.err = fmt.Errorf("insert into %s: %w", g.coll.Name(), err)
+		}
+	}
+	for _, c := range batch {
+		close(c.done)
+	}
+}
+
+func anySlice[T any](docs []T) []any {
 	items := make([]any, len(docs))
 	for i := range docs {
 		items[i] = docs[i]
 	}
-	_, err := c.InsertMany(ctx, items, options.InsertMany().SetOrdered(false))
-	var bwe mongo.BulkWriteException
-	if errors.As(err, &bwe) {
-		var dups []int
-		for _, we := range bwe.WriteErrors {
-			if we.Code != 11000 {
-				return nil, fmt.Errorf("insert into %s: %w", c.Name(), err)
-			}
-			dups = append(dups, we.Index)
-		}
-		if bwe.WriteConcernError != nil {
-			return nil, fmt.Errorf("insert into %s: %w", c.Name(), err)
-		}
-		return dups, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("insert into %s: %w", c.Name(), err)
-	}
-	return nil, nil
+	return items
 }
 
 // InsertNotifications inserts notifications; existing ones are kept.
+// Concurrent calls share one InsertMany.
 func (l *Log) InsertNotifications(ctx context.Context, ns []Notification) error {
-	_, err := insertMany(ctx, l.notifications, ns)
+	_, err := l.notificationsIns.insert(ctx, anySlice(ns))
 	return err
 }
 
 // InsertMessages inserts messages and returns the indexes of those that
-// already existed.
+// already existed. Concurrent calls share one InsertMany.
 func (l *Log) InsertMessages(ctx context.Context, ms []Message) ([]int, error) {
-	return insertMany(ctx, l.messages, ms)
+	return l.messagesIns.insert(ctx, anySlice(ms))
 }
 
 // PendingIDs returns which of the given messages are still pending.
