@@ -177,21 +177,35 @@ func Run(ctx context.Context, o Options, getenv func(string) string) (*Report, e
 	return rep, nil
 }
 
+// close stops everything, bounded in time: after a timed-out fan-out the
+// worker may still be busy, and the database the benchmark created is
+// dropped by the backends' cleanup anyway.
 func (r *run) close() {
-	if r.worker != nil {
-		r.worker.Stop()
-	}
-	if r.api != nil {
-		_ = r.api.Shutdown(context.Background())
-	}
-	if r.sinkSrv != nil {
-		_ = r.sinkSrv.Shutdown(context.Background())
-	}
-	if r.svcs != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		_ = r.svcs.Store.DB.Drop(ctx)
-		r.svcs.Close(ctx)
-		cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if r.worker != nil {
+			r.worker.Stop()
+		}
+		if r.api != nil {
+			_ = r.api.Shutdown(context.Background())
+		}
+		if r.sinkSrv != nil {
+			_ = r.sinkSrv.Shutdown(context.Background())
+		}
+		if r.svcs != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			if r.o.MongoURI != "" {
+				_ = r.svcs.Store.DB.Drop(ctx)
+			}
+			r.svcs.Close(ctx)
+			cancel()
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		r.progress("cleanup: Herald did not stop within 30s; dropping the backends anyway")
 	}
 	if r.be != nil {
 		r.be.Close()
