@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -121,6 +122,8 @@ type Log struct {
 	// wb, while running, batches attempt records (see StartWriteBehind).
 	wbMu sync.RWMutex
 	wb   *writeBehind
+	// unwritten counts attempt records queued or being written.
+	unwritten atomic.Int64
 }
 
 // NewLog returns a Log.
@@ -295,11 +298,13 @@ func (l *Log) RecordAttempt(ctx context.Context, id primitive.ObjectID, a Attemp
 	now := store.Now()
 	l.wbMu.RLock()
 	if wb := l.wb; wb != nil {
+		l.unwritten.Add(1)
 		select {
 		case wb.queue <- pendingAttempt{id: id, update: attemptUpdate(a, now)}:
 			l.wbMu.RUnlock()
 			return nil
 		case <-ctx.Done():
+			l.unwritten.Add(-1)
 			l.wbMu.RUnlock()
 			return ctx.Err()
 		}
@@ -327,12 +332,13 @@ type WriteBehind struct {
 	// Interval is the longest a record waits for others to share its bulk
 	// write (default 20ms).
 	Interval time.Duration
-	// MaxBatch is the most records one bulk write carries (default 16).
+	// MaxBatch is the most records one bulk write carries (default 8).
 	// Keep it small: FerretDB v1 on PostgreSQL holds one pooled PostgreSQL
 	// connection per update statement until the whole command ends (its
-	// pool has 50), so a bulk update of hundreds of statements deadlocks it.
+	// pool has 50), so a bulk update of hundreds of statements deadlocks it;
+	// Writers × MaxBatch stays well under 50.
 	MaxBatch int
-	// Writers is how many bulk writes may run at once (default 2).
+	// Writers is how many bulk writes may run at once (default 4).
 	Writers int
 	// Queue is how many records may wait; RecordAttempt blocks beyond it
 	// (default 10000), so a slow database slows the worker down instead of
@@ -363,10 +369,10 @@ func (l *Log) StartWriteBehind(o WriteBehind) {
 		o.Interval = 20 * time.Millisecond
 	}
 	if o.MaxBatch <= 0 {
-		o.MaxBatch = 16
+		o.MaxBatch = 8
 	}
 	if o.Writers <= 0 {
-		o.Writers = 2
+		o.Writers = 4
 	}
 	if o.Queue <= 0 {
 		o.Queue = 10000
@@ -437,7 +443,12 @@ func (l *Log) writeLoop(wb *writeBehind) {
 	}
 }
 
+// UnwrittenAttempts is how many attempt records are queued or being
+// written by the write-behind.
+func (l *Log) UnwrittenAttempts() int { return int(l.unwritten.Load()) }
+
 func (l *Log) writeBatch(log *slog.Logger, batch []pendingAttempt) {
+	defer l.unwritten.Add(-int64(len(batch)))
 	models := make([]mongo.WriteModel, len(batch))
 	for i, p := range batch {
 		models[i] = mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": p.id}).SetUpdate(p.update)

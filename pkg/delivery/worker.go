@@ -18,8 +18,11 @@ import (
 	"github.com/heraldhq/herald/pkg/workflow"
 )
 
-// TaskCheckInterval is how often an idle worker looks for new tasks.
-const TaskCheckInterval = 50 * time.Millisecond
+// TaskCheckInterval is how often an idle worker looks for new tasks. A
+// delivery takes two task hops (trigger, deliver), each waiting half of it
+// on average when the queues are idle; 10ms costs an idle worker about 100
+// small Redis calls a second.
+const TaskCheckInterval = 10 * time.Millisecond
 
 // Enqueuer enqueues tasks; *asynq.Client implements it.
 type Enqueuer interface {

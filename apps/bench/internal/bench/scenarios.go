@@ -160,12 +160,14 @@ func (r *run) e2eScenario(ctx context.Context) (*E2EResult, *WritesResult, error
 	if err := r.waitQueuesIdle(ctx, 60*time.Second); err != nil {
 		return nil, nil, err
 	}
-	time.Sleep(200 * time.Millisecond)
+	waitFor(ctx, 120*time.Second, func() bool { return r.svcs.Deliveries.UnwrittenAttempts() == 0 })
+	recorded := time.Since(t0)
 	after := r.mon.snapshot()
 	res.Deliveries, res.Missing, res.DrainSeconds = got, n-got, drain.Seconds()
 	res.DeliveriesPerSec = float64(got) / drain.Seconds()
 	r.progress("    %d deliveries in %.2fs = %.0f/s (no-op limit %.0f tasks/s)", got, drain.Seconds(), res.DeliveriesPerSec, noopRate)
-	writes, err := r.writeCost(ctx, deltaOf(before, after), got, drain)
+	r.progress("    attempt records all written %.2fs after the drain started", recorded.Seconds())
+	writes, err := r.writeCost(ctx, deltaOf(before, after), got, recorded)
 	if err != nil {
 		return nil, nil, err
 	}
