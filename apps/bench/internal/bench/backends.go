@@ -80,7 +80,7 @@ func (b *backends) startRedis(ctx context.Context, o Options, getenv func(string
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := c.Ping(cctx).Err(); err != nil {
-		return fmt.Errorf("Redis at %s is not reachable (start it, as for make test): %w", opt.Addr, err)
+		return fmt.Errorf("redis at %s is not reachable (start it, as for make test): %w", opt.Addr, err)
 	}
 	for i := 15; i >= 1; i-- {
 		key := fmt.Sprintf("%s%d", claimPrefix, i)
