@@ -1,5 +1,5 @@
 # Herald — make targets. Every target loops over the workspace's modules.
-MODULES       := pkg providers apps/api apps/worker apps/standalone
+MODULES       := pkg providers apps/api apps/worker apps/standalone apps/bench
 GO            ?= go
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_FLAGS    ?= -count=1 -timeout 30m
@@ -44,6 +44,11 @@ build:
 	cd apps/api && GOWORK=off $(GO) build -o ../../bin/herald-api .
 	cd apps/worker && GOWORK=off $(GO) build -o ../../bin/herald-worker .
 	cd apps/standalone && GOWORK=off $(GO) build -o ../../bin/herald .
+
+## bench: load-test the standalone stack against real Redis and FerretDB (PostgreSQL when reachable);
+## prints the table and writes docs/benchmarks.md and docs/benchmarks.json. BENCH_FLAGS="-duration 5s" etc.
+bench:
+	cd apps/bench && $(GO) run . -out-md ../../docs/benchmarks.md -out-json ../../docs/benchmarks.json $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -113,54 +116,146 @@ type Message struct {
 type Log struct {
 	notifications *mongo.Collection
 	messages      *mongo.Collection
+
+	notificationsIns, messagesIns *groupInsert
+
+	// wb, while running, batches attempt records (see StartWriteBehind).
+	wbMu sync.RWMutex
+	wb   *writeBehind
+	// unwritten counts attempt records queued or being written.
+	unwritten atomic.Int64
 }
 
 // NewLog returns a Log.
 func NewLog(st *store.Store) *Log {
-	return &Log{notifications: st.C(store.Notifications), messages: st.C(store.Messages)}
+	n, m := st.C(store.Notifications), st.C(store.Messages)
+	return &Log{notifications: n, messages: m, notificationsIns: &groupInsert{coll: n}, messagesIns: &groupInsert{coll: m}}
 }
 
-// insertMany inserts docs unordered and returns the indexes that already
-// existed (duplicate ids from a redelivered trigger).
-func insertMany[T any](ctx context.Context, c *mongo.Collection, docs []T) ([]int, error) {
+// groupInsert coalesces concurrent inserts into one collection: while one
+// InsertMany is in flight, the calls that arrive wait and are written
+// together by the next, so concurrent triggers share database round trips
+// and commits. An idle caller is written at once (no timer).
+type groupInsert struct {
+	coll     *mongo.Collection
+	mu       sync.Mutex
+	pending  []*insertCall
+	flushing bool
+}
+
+type insertCall struct {
+	docs []any
+	dups []int
+	err  error
+	done chan struct{}
+}
+
+// maxGroupDocs bounds one grouped InsertMany.
+const maxGroupDocs = 1000
+
+// insert writes docs unordered and returns the indexes that already existed
+// (duplicate ids from a redelivered trigger).
+func (g *groupInsert) insert(ctx context.Context, docs []any) ([]int, error) {
 	if len(docs) == 0 {
 		return nil, nil
 	}
+	c := &insertCall{docs: docs, done: make(chan struct{})}
+	g.mu.Lock()
+	g.pending = append(g.pending, c)
+	if !g.flushing {
+		g.flushing = true
+		go g.flushLoop()
+	}
+	g.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.dups, c.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (g *groupInsert) flushLoop() {
+	for {
+		g.mu.Lock()
+		n, take := 0, 0
+		for take < len(g.pending) && (take == 0 || n+len(g.pending[take].docs) <= maxGroupDocs) {
+			n += len(g.pending[take].docs)
+			take++
+		}
+		batch := g.pending[:take:take]
+		g.pending = g.pending[take:]
+		if len(batch) == 0 {
+			g.flushing = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		g.write(batch, n)
+	}
+}
+
+// write inserts the calls' documents in one InsertMany and hands each call
+// its own duplicates or error.
+func (g *groupInsert) write(batch []*insertCall, n int) {
+	all := make([]any, 0, n)
+	for _, c := range batch {
+		all = append(all, c.docs...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	_, err := g.coll.InsertMany(ctx, all, options.InsertMany().SetOrdered(false))
+	cancel()
+	var bwe mongo.BulkWriteException
+	switch {
+	case errors.As(err, &bwe) && bwe.WriteConcernError == nil:
+		for _, we := range bwe.WriteErrors {
+			start := 0
+			for _, c := range batch {
+				if we.Index < start+len(c.docs) {
+					if we.Code == 11000 {
+						c.dups = append(c.dups, we.Index-start)
+					} else if c.err == nil {
+						c.err = fmt.Errorf("insert into %s: %w", g.coll.Name(), err)
+					}
+					break
+				}
+				start += len(c.docs)
+			}
+		}
+		for _, c := range batch {
+			if c.err != nil {
+				c.dups = nil
+			}
+		}
+	case err != nil:
+		for _, c := range batch {
+			c.err = fmt.Errorf("insert into %s: %w", g.coll.Name(), err)
+		}
+	}
+	for _, c := range batch {
+		close(c.done)
+	}
+}
+
+func anySlice[T any](docs []T) []any {
 	items := make([]any, len(docs))
 	for i := range docs {
 		items[i] = docs[i]
 	}
-	_, err := c.InsertMany(ctx, items, options.InsertMany().SetOrdered(false))
-	var bwe mongo.BulkWriteException
-	if errors.As(err, &bwe) {
-		var dups []int
-		for _, we := range bwe.WriteErrors {
-			if we.Code != 11000 {
-				return nil, fmt.Errorf("insert into %s: %w", c.Name(), err)
-			}
-			dups = append(dups, we.Index)
-		}
-		if bwe.WriteConcernError != nil {
-			return nil, fmt.Errorf("insert into %s: %w", c.Name(), err)
-		}
-		return dups, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("insert into %s: %w", c.Name(), err)
-	}
-	return nil, nil
+	return items
 }
 
 // InsertNotifications inserts notifications; existing ones are kept.
+// Concurrent calls share one InsertMany.
 func (l *Log) InsertNotifications(ctx context.Context, ns []Notification) error {
-	_, err := insertMany(ctx, l.notifications, ns)
+	_, err := l.notificationsIns.insert(ctx, anySlice(ns))
 	return err
 }
 
 // InsertMessages inserts messages and returns the indexes of those that
-// already existed.
+// already existed. Concurrent calls share one InsertMany.
 func (l *Log) InsertMessages(ctx context.Context, ms []Message) ([]int, error) {
-	return insertMany(ctx, l.messages, ms)
+	return l.messagesIns.insert(ctx, anySlice(ms))
 }
 
 // PendingIDs returns which of the given messages are still pending.
@@ -196,19 +291,180 @@ type Attempt struct {
 }
 
 // RecordAttempt writes one attempt's outcome: $set status, $push details,
-// $inc attempts.
+// $inc attempts. While write-behind runs (StartWriteBehind) the record is
+// queued and written with others in one bulk write shortly after; the error
+// is then always nil and write failures are logged.
 func (l *Log) RecordAttempt(ctx context.Context, id primitive.ObjectID, a Attempt) error {
 	now := store.Now()
+	l.wbMu.RLock()
+	if wb := l.wb; wb != nil {
+		l.unwritten.Add(1)
+		select {
+		case wb.queue <- pendingAttempt{id: id, update: attemptUpdate(a, now)}:
+			l.wbMu.RUnlock()
+			return nil
+		case <-ctx.Done():
+			l.unwritten.Add(-1)
+			l.wbMu.RUnlock()
+			return ctx.Err()
+		}
+	}
+	l.wbMu.RUnlock()
+	_, err := l.messages.UpdateOne(ctx, bson.M{"_id": id}, attemptUpdate(a, now))
+	if err != nil {
+		return fmt.Errorf("delivery: record attempt: %w", err)
+	}
+	return nil
+}
+
+func attemptUpdate(a Attempt, now time.Time) bson.M {
 	set := bson.M{"status": a.Status, "updatedAt": now, "errorId": a.ErrorID, "errorText": a.ErrorText}
 	push := bson.M{"executionDetails": bson.M{"$each": a.Details}}
 	if a.Delivered {
 		push["deliveredAt"] = now
 	}
-	_, err := l.messages.UpdateOne(ctx, bson.M{"_id": id}, bson.M{"$set": set, "$push": push, "$inc": bson.M{"attempts": 1}})
-	if err != nil {
-		return fmt.Errorf("delivery: record attempt: %w", err)
+	return bson.M{"$set": set, "$push": push, "$inc": bson.M{"attempts": 1}}
+}
+
+// WriteBehind configures the batching of attempt records. Zero fields take
+// their defaults.
+type WriteBehind struct {
+	// Interval is the longest a record waits for others to share its bulk
+	// write (default 20ms).
+	Interval time.Duration
+	// MaxBatch is the most records one bulk write carries (default 8).
+	// Keep it small: FerretDB v1 on PostgreSQL holds one pooled PostgreSQL
+	// connection per update statement until the whole command ends (its
+	// pool has 50), so a bulk update of hundreds of statements deadlocks it;
+	// Writers × MaxBatch stays well under 50.
+	MaxBatch int
+	// Writers is how many bulk writes may run at once (default 4).
+	Writers int
+	// Queue is how many records may wait; RecordAttempt blocks beyond it
+	// (default 10000), so a slow database slows the worker down instead of
+	// growing memory.
+	Queue int
+	// Logger receives write failures.
+	Logger *slog.Logger
+}
+
+type pendingAttempt struct {
+	id     primitive.ObjectID
+	update bson.M
+}
+
+type writeBehind struct {
+	o     WriteBehind
+	queue chan pendingAttempt
+	done  sync.WaitGroup
+}
+
+// StartWriteBehind makes RecordAttempt queue its records and write them
+// with one unordered BulkWrite per MaxBatch records or Interval, whichever
+// comes first. A delivery is never re-sent because of its record: a failed
+// bulk write is logged (never retried: it may have been partly applied).
+// StopWriteBehind writes what is queued. Starting it twice is a no-op.
+func (l *Log) StartWriteBehind(o WriteBehind) {
+	if o.Interval <= 0 {
+		o.Interval = 20 * time.Millisecond
 	}
-	return nil
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 8
+	}
+	if o.Writers <= 0 {
+		o.Writers = 4
+	}
+	if o.Queue <= 0 {
+		o.Queue = 10000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	l.wbMu.Lock()
+	defer l.wbMu.Unlock()
+	if l.wb != nil {
+		return
+	}
+	wb := &writeBehind{o: o, queue: make(chan pendingAttempt, o.Queue)}
+	for i := 0; i < o.Writers; i++ {
+		wb.done.Add(1)
+		go l.writeLoop(wb)
+	}
+	l.wb = wb
+}
+
+// StopWriteBehind writes the queued records and returns RecordAttempt to
+// writing synchronously.
+func (l *Log) StopWriteBehind() {
+	l.wbMu.Lock()
+	wb := l.wb
+	l.wb = nil
+	l.wbMu.Unlock()
+	if wb == nil {
+		return
+	}
+	close(wb.queue)
+	wb.done.Wait()
+}
+
+// writeLoop collects a batch (the first record, then whatever arrives
+// within Interval, up to MaxBatch) and writes it, until the queue closes.
+func (l *Log) writeLoop(wb *writeBehind) {
+	defer wb.done.Done()
+	batch := make([]pendingAttempt, 0, wb.o.MaxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		first, ok := <-wb.queue
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], first)
+		timer.Reset(wb.o.Interval)
+		open := true
+	collect:
+		for len(batch) < wb.o.MaxBatch {
+			select {
+			case p, more := <-wb.queue:
+				if !more {
+					open = false
+					break collect
+				}
+				batch = append(batch, p)
+			case <-timer.C:
+				break collect
+			}
+		}
+		timer.Stop()
+		l.writeBatch(wb.o.Logger, batch)
+		if !open {
+			return
+		}
+	}
+}
+
+// UnwrittenAttempts is how many attempt records are queued or being
+// written by the write-behind.
+func (l *Log) UnwrittenAttempts() int { return int(l.unwritten.Load()) }
+
+func (l *Log) writeBatch(log *slog.Logger, batch []pendingAttempt) {
+	defer l.unwritten.Add(-int64(len(batch)))
+	models := make([]mongo.WriteModel, len(batch))
+	for i, p := range batch {
+		models[i] = mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": p.id}).SetUpdate(p.update)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Not retried: the updates push details and count attempts, so a
+	// partly applied batch must not be applied again.
+	_, err := l.messages.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	var bwe mongo.BulkWriteException
+	switch {
+	case errors.As(err, &bwe) && len(bwe.WriteErrors) > 0:
+		log.Error("could not record delivery attempts", "failed", len(bwe.WriteErrors), "batch", len(batch), "error", bwe.WriteErrors[0].Message)
+	case err != nil:
+		log.Error("could not record delivery attempts", "batch", len(batch), "error", err.Error())
+	}
 }
 
 // NotificationFilter selects notifications; empty fields do not filter.

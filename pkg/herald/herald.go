@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/delivery"
@@ -58,8 +59,9 @@ type Services struct {
 }
 
 // Open connects to the database (mongoURI) and Redis (redisURL), creates
-// indexes and builds the stores.
-func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mongoURI, redisURL string) (*Services, error) {
+// indexes and builds the stores. dbOpts are extra database client options
+// (for example a command monitor).
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mongoURI, redisURL string, dbOpts ...*options.ClientOptions) (*Services, error) {
 	if len(cfg.EncryptionKey) == 0 {
 		return nil, errors.New("HERALD_ENCRYPTION_KEY is required")
 	}
@@ -76,7 +78,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mongoURI, re
 		_ = rdb.Close()
 		return nil, fmt.Errorf("connect to Redis at %s: %w", ropts.Addr, err)
 	}
-	st, err := store.Connect(ctx, mongoURI, cfg.MongoDatabase)
+	st, err := store.Connect(ctx, mongoURI, cfg.MongoDatabase, dbOpts...)
 	if err != nil {
 		_ = rdb.Close()
 		return nil, err

@@ -39,14 +39,16 @@ type Store struct {
 }
 
 // Connect opens a client to uri, pings it and returns the named database.
-func Connect(ctx context.Context, uri, database string) (*Store, error) {
+// extra client options are applied after Herald's defaults (the benchmark
+// adds a command monitor with them).
+func Connect(ctx context.Context, uri, database string, extra ...*options.ClientOptions) (*Store, error) {
 	opts := options.Client().ApplyURI(uri).
 		SetConnectTimeout(5 * time.Second).
 		SetServerSelectionTimeout(5 * time.Second).
 		SetMaxPoolSize(64).
 		SetMinPoolSize(2).
 		SetRetryWrites(false) // FerretDB v1 does not support retryable writes
-	client, err := mongo.Connect(ctx, opts)
+	client, err := mongo.Connect(ctx, append([]*options.ClientOptions{opts}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}

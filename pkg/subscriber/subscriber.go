@@ -242,7 +242,13 @@ func (s *Store) GetMany(ctx context.Context, env primitive.ObjectID, subscriberI
 	if len(subscriberIDs) == 0 {
 		return out, nil
 	}
-	cur, err := s.coll.Find(ctx, bson.M{"_environmentId": env, "subscriberId": bson.M{"$in": subscriberIDs}})
+	var match any = bson.M{"$in": subscriberIDs}
+	if len(subscriberIDs) == 1 {
+		// An equality is pushed down to the database by FerretDB v1; $in
+		// makes it decode every subscriber of the environment.
+		match = subscriberIDs[0]
+	}
+	cur, err := s.coll.Find(ctx, bson.M{"_environmentId": env, "subscriberId": match})
 	if err != nil {
 		return nil, fmt.Errorf("subscriber: get many: %w", err)
 	}
