@@ -58,8 +58,8 @@ func (w *Worker) HandleTrigger(ctx context.Context, t *asynq.Task) error {
 	for i := range active {
 		byID[active[i].ID] = &active[i]
 	}
-	n, err := w.eachBatch(ctx, p, func(ids []string, named bool) error {
-		return w.fanOutBatch(ctx, log, p, wf, steps, byID, ids, named)
+	n, err := w.eachBatch(ctx, p, func(ids []string, subs []subscriber.Subscriber, named bool) error {
+		return w.fanOutBatch(ctx, log, p, wf, steps, byID, ids, subs, named)
 	})
 	if err != nil {
 		return err
@@ -71,28 +71,34 @@ func (w *Worker) HandleTrigger(ctx context.Context, t *asynq.Task) error {
 // batchObserver, when set (tests), sees the size of every recipient batch.
 var batchObserver atomic.Pointer[func(n int)]
 
+// TopicChunk is how many topic members are read per page; each page's
+// subscribers are then streamed with one query in batches of BatchSize.
+const TopicChunk = 10000
+
 // eachBatch calls fn with the trigger's recipients in batches of at most
-// BatchSize subscriber ids: first the ids named in `to` (named is true), then
-// each topic's members read in keyset pages, or every subscriber of the
-// environment for a broadcast. The actor is left out, and so are topic
-// members already named in `to`. Only one page of ids is held at a time, so
-// memory does not grow with the size of a topic.
+// BatchSize: first the ids named in `to` (named is true; fn loads them and
+// creates the missing ones), then each topic's members, or every subscriber
+// of the environment for a broadcast, as loaded subscribers. The actor is
+// left out, and so are topic members already named in `to`.
+//
+// Memory is bounded: a topic is read in keyset pages of TopicChunk member
+// ids, and the subscribers of a page, like a broadcast's, come from one
+// streaming cursor a batch at a time. One query per page rather than per
+// batch matters on FerretDB v1, which decodes every subscriber of the
+// environment for each `$in` query.
 //
 // A subscriber in two topics is handed to fn twice. That is safe: its
 // notification and message ids derive from (transaction, subscriber, step),
 // so the second insert is a duplicate key and the deliver task's id
-// conflicts: it is delivered exactly once. It returns how many ids it handed to fn.
-func (w *Worker) eachBatch(ctx context.Context, p TriggerPayload, fn func(ids []string, named bool) error) (int, error) {
+// conflicts: it is delivered exactly once. It returns how many recipients it
+// handed to fn.
+func (w *Worker) eachBatch(ctx context.Context, p TriggerPayload, fn func(ids []string, subs []subscriber.Subscriber, named bool) error) (int, error) {
 	total := 0
-	emit := func(ids []string, named bool) error {
-		if len(ids) == 0 {
-			return nil
-		}
+	observe := func(n int) {
 		if f := batchObserver.Load(); f != nil {
-			(*f)(len(ids))
+			(*f)(n)
 		}
-		total += len(ids)
-		return fn(ids, named)
+		total += n
 	}
 	named := make(map[string]bool, len(p.Recipients))
 	var ids []string
@@ -104,52 +110,50 @@ func (w *Worker) eachBatch(ctx context.Context, p TriggerPayload, fn func(ids []
 		ids = append(ids, r.SubscriberID)
 	}
 	for start := 0; start < len(ids); start += BatchSize {
-		if err := emit(ids[start:min(start+BatchSize, len(ids))], true); err != nil {
+		batch := ids[start:min(start+BatchSize, len(ids))]
+		observe(len(batch))
+		if err := fn(batch, nil, true); err != nil {
 			return total, err
 		}
 	}
-	// page streams one source of ids in keyset order.
-	page := func(next func(after string) ([]string, error)) error {
-		after := ""
-		for {
-			batch, err := next(after)
-			if err != nil {
-				return err
-			}
-			if len(batch) == 0 {
-				return nil
-			}
-			after = batch[len(batch)-1]
-			kept := batch[:0]
-			for _, id := range batch {
-				if id != p.ActorID && !named[id] {
-					kept = append(kept, id)
-				}
-			}
-			if err := emit(kept, false); err != nil {
-				return err
-			}
-			if len(batch) < BatchSize {
-				return nil
+	// loaded hands streamed subscribers to fn, without the actor and those named.
+	loaded := func(subs []subscriber.Subscriber) error {
+		kept := subs[:0]
+		for _, sub := range subs {
+			if sub.SubscriberID != p.ActorID && !named[sub.SubscriberID] {
+				kept = append(kept, sub)
 			}
 		}
+		if len(kept) == 0 {
+			return nil
+		}
+		observe(len(kept))
+		return fn(nil, kept, false)
 	}
 	for _, key := range p.Topics {
 		if w.Topics == nil {
 			return total, fmt.Errorf("delivery: trigger names topic %q but the worker has no topic store: %w", key, asynq.SkipRetry)
 		}
-		err := page(func(after string) ([]string, error) {
-			return w.Topics.Members(ctx, p.EnvironmentID, key, after, BatchSize)
-		})
-		if err != nil {
-			return total, err
+		after := ""
+		for {
+			page, err := w.Topics.Members(ctx, p.EnvironmentID, key, after, TopicChunk)
+			if err != nil {
+				return total, err
+			}
+			if len(page) == 0 {
+				break
+			}
+			after = page[len(page)-1]
+			if err := w.Subscribers.Stream(ctx, p.EnvironmentID, page, BatchSize, loaded); err != nil {
+				return total, err
+			}
+			if len(page) < TopicChunk {
+				break
+			}
 		}
 	}
 	if p.Broadcast {
-		err := page(func(after string) ([]string, error) {
-			return w.Subscribers.IDsAfter(ctx, p.EnvironmentID, after, BatchSize)
-		})
-		if err != nil {
+		if err := w.Subscribers.Stream(ctx, p.EnvironmentID, nil, BatchSize, loaded); err != nil {
 			return total, err
 		}
 	}
@@ -210,10 +214,17 @@ func (w *Worker) upsertInline(ctx context.Context, log *slog.Logger, p TriggerPa
 }
 
 func (w *Worker) fanOutBatch(ctx context.Context, log *slog.Logger, p TriggerPayload, wf *workflow.Workflow, steps []workflow.Step,
-	active map[primitive.ObjectID]*integration.Integration, ids []string, named bool) error {
-	subs, err := w.Subscribers.GetMany(ctx, p.EnvironmentID, ids)
-	if err != nil {
-		return err
+	active map[primitive.ObjectID]*integration.Integration, ids []string, subs []subscriber.Subscriber, named bool) error {
+	if subs == nil {
+		var err error
+		if subs, err = w.Subscribers.GetMany(ctx, p.EnvironmentID, ids); err != nil {
+			return err
+		}
+	} else {
+		ids = make([]string, len(subs))
+		for i := range subs {
+			ids[i] = subs[i].SubscriberID
+		}
 	}
 	found := make(map[string]*subscriber.Subscriber, len(subs))
 	for i := range subs {

@@ -442,3 +442,49 @@ func (s *Store) IDsAfter(ctx context.Context, env primitive.ObjectID, afterSubsc
 	}
 	return out, nil
 }
+
+// Stream reads the environment's subscribers with one cursor and hands them
+// to fn in batches of at most batch. With ids it reads only those
+// subscribers (one `$in` query), else every subscriber of the environment.
+// Only one batch is held at a time. On FerretDB v1, which evaluates `$in`
+// after decoding every document the environment equality matched, one
+// streamed query costs one pass over the environment where a query per
+// batch would cost one pass per batch.
+func (s *Store) Stream(ctx context.Context, env primitive.ObjectID, ids []string, batch int, fn func([]Subscriber) error) error {
+	if batch < 1 {
+		return fmt.Errorf("subscriber: stream: batch must be positive, got %d", batch)
+	}
+	f := bson.M{"_environmentId": env}
+	if ids != nil {
+		if len(ids) == 0 {
+			return nil
+		}
+		f["subscriberId"] = bson.M{"$in": ids}
+	}
+	cur, err := s.coll.Find(ctx, f, options.Find().SetBatchSize(int32(batch)))
+	if err != nil {
+		return fmt.Errorf("subscriber: stream: %w", err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	buf := make([]Subscriber, 0, batch)
+	for cur.Next(ctx) {
+		var sub Subscriber
+		if err := cur.Decode(&sub); err != nil {
+			return fmt.Errorf("subscriber: stream: %w", err)
+		}
+		buf = append(buf, sub)
+		if len(buf) == batch {
+			if err := fn(buf); err != nil {
+				return err
+			}
+			buf = make([]Subscriber, 0, batch)
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("subscriber: stream: %w", err)
+	}
+	if len(buf) > 0 {
+		return fn(buf)
+	}
+	return nil
+}

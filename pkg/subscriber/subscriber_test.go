@@ -2,6 +2,7 @@ package subscriber_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"testing"
@@ -62,5 +63,64 @@ func TestIDsAfterKeysetPagination(t *testing.T) {
 	}
 	if _, err := s.IDsAfter(ctx, env, "", 0); err == nil {
 		t.Fatal("limit 0 accepted")
+	}
+}
+
+// Stream hands the environment's subscribers (or the named ones) in batches
+// of at most the batch size, each exactly once, and stops at fn's error.
+func TestStreamBatches(t *testing.T) {
+	ctx := context.Background()
+	key, _ := secret.ParseKey(secret.NewKey())
+	cipher, err := secret.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := subscriber.NewStore(testenv.Mongo(t), cipher)
+	env, org := primitive.NewObjectID(), primitive.NewObjectID()
+	var items []subscriber.BulkItem
+	for i := 0; i < 120; i++ {
+		items = append(items, subscriber.BulkItem{SubscriberID: fmt.Sprintf("st-%03d", i)})
+	}
+	if _, failed, err := s.BulkUpsert(ctx, env, org, items); err != nil || len(failed) > 0 {
+		t.Fatalf("%v %v", err, failed)
+	}
+	if _, _, err := s.BulkUpsert(ctx, primitive.NewObjectID(), org, items[:5]); err != nil {
+		t.Fatal(err)
+	}
+	collect := func(ids []string) (map[string]int, []int) {
+		seen := map[string]int{}
+		var sizes []int
+		err := s.Stream(ctx, env, ids, 50, func(subs []subscriber.Subscriber) error {
+			sizes = append(sizes, len(subs))
+			for _, sub := range subs {
+				seen[sub.SubscriberID]++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seen, sizes
+	}
+	all, sizes := collect(nil)
+	if len(all) != 120 || fmt.Sprint(sizes) != "[50 50 20]" {
+		t.Fatalf("whole environment: %d subscribers in batches %v", len(all), sizes)
+	}
+	for id, n := range all {
+		if n != 1 {
+			t.Fatalf("%s streamed %d times", id, n)
+		}
+	}
+	some, _ := collect([]string{"st-001", "st-077", "nobody"})
+	if len(some) != 2 || some["st-001"] != 1 || some["st-077"] != 1 {
+		t.Fatalf("named: %v", some)
+	}
+	if none, sizes := collect([]string{}); len(none) != 0 || len(sizes) != 0 {
+		t.Fatalf("empty id list streamed %v", none)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	if err := s.Stream(ctx, env, nil, 10, func([]subscriber.Subscriber) error { calls++; return stop }); !errors.Is(err, stop) || calls != 1 {
+		t.Fatalf("fn error not returned at once: %v after %d calls", err, calls)
 	}
 }
