@@ -291,21 +291,28 @@ type Attempt struct {
 }
 
 // RecordAttempt writes one attempt's outcome: $set status, $push details,
-// $inc attempts. While write-behind runs (StartWriteBehind) the record is
-// queued and written with others in one bulk write shortly after; the error
-// is then always nil and write failures are logged.
+// $inc attempts. While write-behind runs (StartWriteBehind) the record joins
+// others in one bulk write (group commit) and RecordAttempt waits for that
+// write: its error is this record's own, so a caller that must not lose a
+// "sent" record (see HandleDeliver) can still act on a failure.
 func (l *Log) RecordAttempt(ctx context.Context, id primitive.ObjectID, a Attempt) error {
 	now := store.Now()
 	l.wbMu.RLock()
 	if wb := l.wb; wb != nil {
 		l.unwritten.Add(1)
+		done := make(chan error, 1)
 		select {
-		case wb.queue <- pendingAttempt{id: id, update: attemptUpdate(a, now)}:
+		case wb.queue <- pendingAttempt{id: id, update: attemptUpdate(a, now), done: done}:
 			l.wbMu.RUnlock()
-			return nil
 		case <-ctx.Done():
 			l.unwritten.Add(-1)
 			l.wbMu.RUnlock()
+			return ctx.Err()
+		}
+		select {
+		case err := <-done:
+			return err
+		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
@@ -330,7 +337,9 @@ func attemptUpdate(a Attempt, now time.Time) bson.M {
 // their defaults.
 type WriteBehind struct {
 	// Interval is the longest a record waits for others to share its bulk
-	// write (default 20ms).
+	// write. Zero (the default) waits for nobody: a writer takes what is
+	// queued when it becomes free, so records batch up exactly when the
+	// database is the bottleneck and a lone record is written at once.
 	Interval time.Duration
 	// MaxBatch is the most records one bulk write carries (default 8).
 	// Keep it small: FerretDB v1 on PostgreSQL holds one pooled PostgreSQL
@@ -351,6 +360,7 @@ type WriteBehind struct {
 type pendingAttempt struct {
 	id     primitive.ObjectID
 	update bson.M
+	done   chan error // receives this record's outcome (buffered)
 }
 
 type writeBehind struct {
@@ -360,14 +370,12 @@ type writeBehind struct {
 }
 
 // StartWriteBehind makes RecordAttempt queue its records and write them
-// with one unordered BulkWrite per MaxBatch records or Interval, whichever
-// comes first. A delivery is never re-sent because of its record: a failed
-// bulk write is logged (never retried: it may have been partly applied).
+// with one unordered BulkWrite per MaxBatch records (group commit): each
+// caller still waits for, and gets the outcome of, its own record. A failed
+// bulk write is logged and reported to its callers, never retried here (it
+// may have been partly applied).
 // StopWriteBehind writes what is queued. Starting it twice is a no-op.
 func (l *Log) StartWriteBehind(o WriteBehind) {
-	if o.Interval <= 0 {
-		o.Interval = 20 * time.Millisecond
-	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 8
 	}
@@ -420,22 +428,37 @@ func (l *Log) writeLoop(wb *writeBehind) {
 			return
 		}
 		batch = append(batch[:0], first)
-		timer.Reset(wb.o.Interval)
 		open := true
-	collect:
+	drain:
 		for len(batch) < wb.o.MaxBatch {
 			select {
 			case p, more := <-wb.queue:
 				if !more {
 					open = false
-					break collect
+					break drain
 				}
 				batch = append(batch, p)
-			case <-timer.C:
-				break collect
+			default:
+				break drain
 			}
 		}
-		timer.Stop()
+		if open && wb.o.Interval > 0 && len(batch) < wb.o.MaxBatch {
+			timer.Reset(wb.o.Interval)
+		collect:
+			for len(batch) < wb.o.MaxBatch {
+				select {
+				case p, more := <-wb.queue:
+					if !more {
+						open = false
+						break collect
+					}
+					batch = append(batch, p)
+				case <-timer.C:
+					break collect
+				}
+			}
+			timer.Stop()
+		}
 		l.writeBatch(wb.o.Logger, batch)
 		if !open {
 			return
@@ -458,12 +481,26 @@ func (l *Log) writeBatch(log *slog.Logger, batch []pendingAttempt) {
 	// Not retried: the updates push details and count attempts, so a
 	// partly applied batch must not be applied again.
 	_, err := l.messages.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	outcome := make([]error, len(batch))
 	var bwe mongo.BulkWriteException
 	switch {
 	case errors.As(err, &bwe) && len(bwe.WriteErrors) > 0:
 		log.Error("could not record delivery attempts", "failed", len(bwe.WriteErrors), "batch", len(batch), "error", bwe.WriteErrors[0].Message)
+		for _, we := range bwe.WriteErrors {
+			if we.Index >= 0 && we.Index < len(batch) {
+				outcome[we.Index] = fmt.Errorf("delivery: record attempt: %s", we.Message)
+			}
+		}
 	case err != nil:
 		log.Error("could not record delivery attempts", "batch", len(batch), "error", err.Error())
+		for i := range outcome {
+			outcome[i] = fmt.Errorf("delivery: record attempt: %w", err)
+		}
+	}
+	for i, p := range batch {
+		if p.done != nil {
+			p.done <- outcome[i]
+		}
 	}
 }
 
