@@ -15,11 +15,13 @@ import (
 
 // backends are the Redis database and the document database of one run.
 type backends struct {
-	MongoURI  string
-	RedisURL  string
-	Documents string // description for the report
-	Queue     string
-	closers   []func()
+	MongoURI string
+	RedisURL string
+	// PostgresURL is FerretDB's PostgreSQL database (empty on SQLite).
+	PostgresURL string
+	Documents   string // description for the report
+	Queue       string
+	closers     []func()
 }
 
 func (b *backends) Close() {
@@ -165,6 +167,7 @@ func (b *backends) startDocuments(ctx context.Context, o Options, getenv func(st
 				}
 				b.closers = append(b.closers, f.Close)
 				b.MongoURI = f.URI()
+				b.PostgresURL = u.String()
 				b.Documents = "FerretDB v1.24 in-process on PostgreSQL (fresh database " + name + ")"
 				return nil
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/delivery"
 	"github.com/heraldhq/herald/pkg/environment"
+	"github.com/heraldhq/herald/pkg/embedded"
 	"github.com/heraldhq/herald/pkg/herald"
 	"github.com/heraldhq/herald/pkg/integration"
 	"github.com/heraldhq/herald/pkg/secret"
@@ -61,6 +62,8 @@ type Options struct {
 	RedisURL string
 	// SQLite forces FerretDB on SQLite.
 	SQLite bool
+	// NoPGTune skips embedded.TunePostgreSQL (to measure without it).
+	NoPGTune bool
 	// Database is the document database name.
 	Database string
 	// Progress receives progress lines; HeraldLog Herald's own logs.
@@ -256,6 +259,18 @@ func (r *run) setup(ctx context.Context, getenv func(string) string) error {
 	r.svcs, err = herald.Open(octx, cfg, r.log, be.MongoURI, be.RedisURL, options.Client().SetMonitor(r.mon.CommandMonitor()))
 	if err != nil {
 		return err
+	}
+	if be.PostgresURL != "" {
+		if r.o.NoPGTune {
+			r.be.Documents += "; without the GIN lookup indexes (-no-pg-tune)"
+		} else {
+			n, err := embedded.TunePostgreSQL(octx, be.PostgresURL, cfg.MongoDatabase)
+			if err != nil {
+				return err
+			}
+			r.be.Documents += fmt.Sprintf("; %d GIN lookup indexes (embedded.TunePostgreSQL)", n)
+		}
+		r.progress("documents: %s", r.be.Documents)
 	}
 	e, apiKey, _, err := r.svcs.Bootstrap(octx)
 	if err != nil {

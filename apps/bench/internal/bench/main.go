@@ -28,6 +28,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	fs.DurationVar(&o.FanoutTimeout, "fanout-timeout", 120*time.Second, "give up waiting for the fan-out after this")
 	scenarios := fs.String("scenarios", "trigger,e2e,fanout", "comma-separated scenarios to run (trigger, e2e, fanout); e2e includes the delivery-log writes")
 	fs.BoolVar(&o.SQLite, "sqlite", false, "run FerretDB on SQLite even when PostgreSQL is reachable")
+	fs.BoolVar(&o.NoPGTune, "no-pg-tune", false, "skip the GIN lookup indexes under FerretDB's PostgreSQL tables (embedded.TunePostgreSQL)")
 	md := fs.String("out-md", "docs/benchmarks.md", "Markdown report to update (empty: none)")
 	js := fs.String("out-json", "docs/benchmarks.json", "JSON report to write (empty: none)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
