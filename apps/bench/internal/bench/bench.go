@@ -18,8 +18,8 @@ import (
 
 	"github.com/heraldhq/herald/pkg/config"
 	"github.com/heraldhq/herald/pkg/delivery"
-	"github.com/heraldhq/herald/pkg/environment"
 	"github.com/heraldhq/herald/pkg/embedded"
+	"github.com/heraldhq/herald/pkg/environment"
 	"github.com/heraldhq/herald/pkg/herald"
 	"github.com/heraldhq/herald/pkg/integration"
 	"github.com/heraldhq/herald/pkg/secret"
