@@ -52,44 +52,29 @@ func WithEnv(kv map[string]string) Option {
 	}
 }
 
+// overridable maps each variable WithEnv may set to the fields it fills.
+var overridable = map[string]func(dst *config.Config, src config.Config){
+	"HERALD_PUBLIC_URL":         func(d *config.Config, s config.Config) { d.PublicURL = s.PublicURL },
+	"SLACK_API_URL":             func(d *config.Config, s config.Config) { d.SlackAPIURL = s.SlackAPIURL },
+	"SLACK_OAUTH_AUTHORIZE_URL": func(d *config.Config, s config.Config) { d.SlackAuthorizeURL = s.SlackAuthorizeURL },
+	"HERALD_API_KEY":            func(d *config.Config, s config.Config) { d.APIKey = s.APIKey },
+	"HERALD_ALLOW_PRIVATE_TARGETS": func(d *config.Config, s config.Config) {
+		d.AllowPrivateTargets, d.AllowLoopbackTargets, d.PrivateTargetsSet = s.AllowPrivateTargets, s.AllowLoopbackTargets, s.PrivateTargetsSet
+	},
+	"SLACK_WEBHOOK_HOSTS":       func(d *config.Config, s config.Config) { d.SlackWebhookHosts = s.SlackWebhookHosts },
+	"HERALD_RETRY_SCHEDULE":     func(d *config.Config, s config.Config) { d.RetrySchedule = s.RetrySchedule },
+	"HERALD_WEBHOOK_RATE":       func(d *config.Config, s config.Config) { d.WebhookRate = s.WebhookRate },
+	"HERALD_TRIGGER_RATE_LIMIT": func(d *config.Config, s config.Config) { d.TriggerRateLimit = s.TriggerRateLimit },
+	"HERALD_SHUTDOWN_TIMEOUT":   func(d *config.Config, s config.Config) { d.ShutdownTimeout = s.ShutdownTimeout },
+	"WORKER_CONCURRENCY":        func(d *config.Config, s config.Config) { d.WorkerConcurrency = s.WorkerConcurrency },
+	"HERALD_PROVIDER_TIMEOUT":   func(d *config.Config, s config.Config) { d.ProviderTimeout = s.ProviderTimeout },
+}
+
 func merge(base, loaded config.Config, kv map[string]string) config.Config {
-	if _, ok := kv["HERALD_PUBLIC_URL"]; ok {
-		base.PublicURL = loaded.PublicURL
-	}
-	if _, ok := kv["SLACK_API_URL"]; ok {
-		base.SlackAPIURL = loaded.SlackAPIURL
-	}
-	if _, ok := kv["SLACK_OAUTH_AUTHORIZE_URL"]; ok {
-		base.SlackAuthorizeURL = loaded.SlackAuthorizeURL
-	}
-	if _, ok := kv["HERALD_API_KEY"]; ok {
-		base.APIKey = loaded.APIKey
-	}
-	if _, ok := kv["HERALD_ALLOW_PRIVATE_TARGETS"]; ok {
-		base.AllowPrivateTargets = loaded.AllowPrivateTargets
-		base.AllowLoopbackTargets = loaded.AllowLoopbackTargets
-		base.PrivateTargetsSet = loaded.PrivateTargetsSet
-	}
-	if _, ok := kv["SLACK_WEBHOOK_HOSTS"]; ok {
-		base.SlackWebhookHosts = loaded.SlackWebhookHosts
-	}
-	if _, ok := kv["HERALD_RETRY_SCHEDULE"]; ok {
-		base.RetrySchedule = loaded.RetrySchedule
-	}
-	if _, ok := kv["HERALD_WEBHOOK_RATE"]; ok {
-		base.WebhookRate = loaded.WebhookRate
-	}
-	if _, ok := kv["HERALD_TRIGGER_RATE_LIMIT"]; ok {
-		base.TriggerRateLimit = loaded.TriggerRateLimit
-	}
-	if _, ok := kv["HERALD_SHUTDOWN_TIMEOUT"]; ok {
-		base.ShutdownTimeout = loaded.ShutdownTimeout
-	}
-	if _, ok := kv["WORKER_CONCURRENCY"]; ok {
-		base.WorkerConcurrency = loaded.WorkerConcurrency
-	}
-	if _, ok := kv["HERALD_PROVIDER_TIMEOUT"]; ok {
-		base.ProviderTimeout = loaded.ProviderTimeout
+	for k := range kv {
+		if apply := overridable[k]; apply != nil {
+			apply(&base, loaded)
+		}
 	}
 	return base
 }
