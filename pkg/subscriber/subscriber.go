@@ -242,13 +242,7 @@ func (s *Store) GetMany(ctx context.Context, env primitive.ObjectID, subscriberI
 	if len(subscriberIDs) == 0 {
 		return out, nil
 	}
-	var match any = bson.M{"$in": subscriberIDs}
-	if len(subscriberIDs) == 1 {
-		// An equality is pushed down to the database by FerretDB v1; $in
-		// makes it decode every subscriber of the environment.
-		match = subscriberIDs[0]
-	}
-	cur, err := s.coll.Find(ctx, bson.M{"_environmentId": env, "subscriberId": match})
+	cur, err := s.coll.Find(ctx, idsFilter(env, subscriberIDs))
 	if err != nil {
 		return nil, fmt.Errorf("subscriber: get many: %w", err)
 	}
@@ -256,6 +250,16 @@ func (s *Store) GetMany(ctx context.Context, env primitive.ObjectID, subscriberI
 		return nil, fmt.Errorf("subscriber: get many: %w", err)
 	}
 	return out, nil
+}
+
+// idsFilter selects the environment's subscribers with the given ids.
+func idsFilter(env primitive.ObjectID, subscriberIDs []string) bson.M {
+	if len(subscriberIDs) == 1 {
+		// An equality is pushed down to the database by FerretDB v1; $in
+		// makes it decode every subscriber of the environment.
+		return bson.M{"_environmentId": env, "subscriberId": subscriberIDs[0]}
+	}
+	return bson.M{"_environmentId": env, "subscriberId": bson.M{"$in": subscriberIDs}}
 }
 
 // Delete removes a subscriber.
@@ -411,38 +415,6 @@ func unionStrings(a, b []string) []string {
 	return out
 }
 
-// IDsAfter returns up to limit subscriber ids of the environment, sorted,
-// that come after afterSubscriberID ("" for the first batch): keyset paging
-// on the unique (_environmentId, subscriberId) index. Feed the last id of a
-// batch back for the next; a batch shorter than limit is the last.
-func (s *Store) IDsAfter(ctx context.Context, env primitive.ObjectID, afterSubscriberID string, limit int) ([]string, error) {
-	if limit < 1 {
-		return nil, fmt.Errorf("subscriber: ids: limit must be positive, got %d", limit)
-	}
-	f := bson.M{"_environmentId": env}
-	if afterSubscriberID != "" {
-		f["subscriberId"] = bson.M{"$gt": afterSubscriberID}
-	}
-	cur, err := s.coll.Find(ctx, f, options.Find().
-		SetSort(bson.D{{Key: "subscriberId", Value: 1}}).
-		SetLimit(int64(limit)).
-		SetProjection(bson.M{"subscriberId": 1, "_id": 0}))
-	if err != nil {
-		return nil, fmt.Errorf("subscriber: ids: %w", err)
-	}
-	var docs []struct {
-		SubscriberID string `bson:"subscriberId"`
-	}
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("subscriber: ids: %w", err)
-	}
-	out := make([]string, len(docs))
-	for i, d := range docs {
-		out[i] = d.SubscriberID
-	}
-	return out, nil
-}
-
 // Stream reads the environment's subscribers with one cursor and hands them
 // to fn in batches of at most batch. With ids it reads only those
 // subscribers (one `$in` query), else every subscriber of the environment.
@@ -459,7 +431,7 @@ func (s *Store) Stream(ctx context.Context, env primitive.ObjectID, ids []string
 		if len(ids) == 0 {
 			return nil
 		}
-		f["subscriberId"] = bson.M{"$in": ids}
+		f = idsFilter(env, ids)
 	}
 	cur, err := s.coll.Find(ctx, f, options.Find().SetBatchSize(int32(batch)))
 	if err != nil {
