@@ -336,11 +336,6 @@ func attemptUpdate(a Attempt, now time.Time) bson.M {
 // WriteBehind configures the batching of attempt records. Zero fields take
 // their defaults.
 type WriteBehind struct {
-	// Interval is the longest a record waits for others to share its bulk
-	// write. Zero (the default) waits for nobody: a writer takes what is
-	// queued when it becomes free, so records batch up exactly when the
-	// database is the bottleneck and a lone record is written at once.
-	Interval time.Duration
 	// MaxBatch is the most records one bulk write carries (default 8).
 	// Keep it small: FerretDB v1 on PostgreSQL holds one pooled PostgreSQL
 	// connection per update statement until the whole command ends (its
@@ -415,13 +410,11 @@ func (l *Log) StopWriteBehind() {
 	wb.done.Wait()
 }
 
-// writeLoop collects a batch (the first record, then whatever arrives
-// within Interval, up to MaxBatch) and writes it, until the queue closes.
+// writeLoop collects a batch (the first record, then whatever is already
+// queued, up to MaxBatch) and writes it, until the queue closes.
 func (l *Log) writeLoop(wb *writeBehind) {
 	defer wb.done.Done()
 	batch := make([]pendingAttempt, 0, wb.o.MaxBatch)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
 	for {
 		first, ok := <-wb.queue
 		if !ok {
@@ -441,23 +434,6 @@ func (l *Log) writeLoop(wb *writeBehind) {
 			default:
 				break drain
 			}
-		}
-		if open && wb.o.Interval > 0 && len(batch) < wb.o.MaxBatch {
-			timer.Reset(wb.o.Interval)
-		collect:
-			for len(batch) < wb.o.MaxBatch {
-				select {
-				case p, more := <-wb.queue:
-					if !more {
-						open = false
-						break collect
-					}
-					batch = append(batch, p)
-				case <-timer.C:
-					break collect
-				}
-			}
-			timer.Stop()
 		}
 		l.writeBatch(wb.o.Logger, batch)
 		if !open {

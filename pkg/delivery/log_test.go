@@ -20,6 +20,17 @@ func message(env primitive.ObjectID, id primitive.ObjectID) delivery.Message {
 		ExecutionDetails: []delivery.Detail{}, DeliveredAt: []time.Time{}, CreatedAt: store.Now(), UpdatedAt: store.Now()}
 }
 
+// messages returns n new pending messages of env and their ids.
+func messages(env primitive.ObjectID, n int) ([]primitive.ObjectID, []delivery.Message) {
+	ids := make([]primitive.ObjectID, n)
+	msgs := make([]delivery.Message, n)
+	for i := range ids {
+		ids[i] = primitive.NewObjectID()
+		msgs[i] = message(env, ids[i])
+	}
+	return ids, msgs
+}
+
 // Concurrent inserts are written together; each caller still learns which
 // of its own documents already existed.
 func TestConcurrentInsertsReportTheirOwnDuplicates(t *testing.T) {
@@ -27,12 +38,7 @@ func TestConcurrentInsertsReportTheirOwnDuplicates(t *testing.T) {
 	log := delivery.NewLog(st)
 	ctx := context.Background()
 	env := primitive.NewObjectID()
-	existing := make([]primitive.ObjectID, 20)
-	var first []delivery.Message
-	for i := range existing {
-		existing[i] = primitive.NewObjectID()
-		first = append(first, message(env, existing[i]))
-	}
+	existing, first := messages(env, 20)
 	if dups, err := log.InsertMessages(ctx, first); err != nil || len(dups) != 0 {
 		t.Fatalf("first insert: dups %v, err %v", dups, err)
 	}
@@ -75,12 +81,7 @@ func TestWriteBehindWritesEveryAttemptOnce(t *testing.T) {
 	log := delivery.NewLog(st)
 	ctx := context.Background()
 	env := primitive.NewObjectID()
-	ids := make([]primitive.ObjectID, 40)
-	var msgs []delivery.Message
-	for i := range ids {
-		ids[i] = primitive.NewObjectID()
-		msgs = append(msgs, message(env, ids[i]))
-	}
+	ids, msgs := messages(env, 40)
 	if _, err := log.InsertMessages(ctx, msgs); err != nil {
 		t.Fatal(err)
 	}
