@@ -178,7 +178,7 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 			text, reason = TextNoIntegration, "no sender is configured for provider "+p.ProviderID
 		}
 		details = append(details, NewDetail(text, DetailFailed, SourceCredentials, reason, isRetry))
-		w.record(ctx, log, p, Attempt{Status: StatusError, ErrorID: "missing_credentials", ErrorText: reason, Details: details})
+		w.record(ctx, log, p, Attempt{Status: StatusError, ErrorID: "missing_credentials", ErrorText: reason, Details: details, Retry: isRetry})
 		return fmt.Errorf("delivery: %s: %w", reason, asynq.SkipRetry)
 	}
 	if marked != "" {
@@ -187,7 +187,7 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 			text := "channel needs reconnect: the subscriber must reconnect " + p.ProviderID + " (set new credentials or run Add to Slack again) before messages can be delivered"
 			details = append(details, NewDetail(TextChannelNeedsReconnect, DetailFailed, SourceCredentials,
 				rawJSON(map[string]any{"reason": text, "providerAnswer": reason}), isRetry))
-			w.record(ctx, log, p, Attempt{Status: StatusError, ErrorID: ErrorIDNeedsReconnect, ErrorText: text, Details: details})
+			w.record(ctx, log, p, Attempt{Status: StatusError, ErrorID: ErrorIDNeedsReconnect, ErrorText: text, Details: details, Retry: isRetry})
 			log.Info("not sent: channel needs reconnect")
 			return fmt.Errorf("delivery: %s: %w", text, asynq.SkipRetry)
 		}
@@ -225,7 +225,7 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 		}
 		details = append(details, NewDetail(TextMessageSent, DetailSuccess, SourceInternal,
 			rawJSON(map[string]any{"statusCode": res.StatusCode, "body": res.Body}), isRetry))
-		if err := w.tryRecord(ctx, p, Attempt{Status: StatusSent, Details: details, Delivered: true}); err != nil {
+		if err := w.tryRecord(ctx, p, Attempt{Status: StatusSent, Details: details, Delivered: true, Retry: isRetry}); err != nil {
 			log.Error("could not record delivery attempt", "error", err.Error())
 			if marked {
 				// The database is away. Redis says sent, so running the task
@@ -248,7 +248,7 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 	if ne.Reason != "" {
 		raw["reason"] = ne.Reason
 	}
-	attempt := Attempt{Status: StatusPending, ErrorID: errorIDProvider, ErrorText: ne.Error()}
+	attempt := Attempt{Status: StatusPending, ErrorID: errorIDProvider, ErrorText: ne.Error(), Retry: isRetry}
 	var ret error
 	kind := ne.Kind
 	if kind == notify.RateLimited && w.Redis != nil {
@@ -377,19 +377,40 @@ func (w *Worker) markReconnect(ctx context.Context, log *slog.Logger, p DeliverP
 // already accepted: nothing is sent; if the crash came before the log was
 // written, the message is recorded as sent now.
 func (w *Worker) recordAlreadySent(ctx context.Context, log *slog.Logger, p DeliverPayload) error {
+	ctx = context.WithoutCancel(ctx)
 	now := store.Now()
-	res, err := w.Log.messages.UpdateOne(context.WithoutCancel(ctx),
+	detail := NewDetail(TextAlreadySent, DetailSuccess, SourceInternal,
+		rawJSON(map[string]string{"reason": "the provider accepted this message before the worker stopped; not sent again"}), true)
+	res, err := w.Log.messages.UpdateOne(ctx,
 		bson.M{"_id": p.MessageID, "status": bson.M{"$ne": StatusSent}},
 		bson.M{"$set": bson.M{"status": StatusSent, "updatedAt": now, "errorId": "", "errorText": ""},
-			"$push": bson.M{"executionDetails": NewDetail(TextAlreadySent, DetailSuccess, SourceInternal,
-				rawJSON(map[string]string{"reason": "the provider accepted this message before the worker stopped; not sent again"}), true),
-				"deliveredAt": now}})
+			"$push": bson.M{"executionDetails": detail, "deliveredAt": now}})
+	recorded := err == nil && res.ModifiedCount > 0
+	if err == nil && !recorded && p.Record != nil {
+		// Not updated: either recorded as sent already, or never written
+		// (the first attempt's insert was lost); inserting tells which.
+		err = w.Log.insertDraft(ctx, draftOf(p), Attempt{Status: StatusSent, Details: []Detail{detail}, Delivered: true}, now)
+		recorded = err == nil
+		if errors.Is(err, errExists) {
+			err = nil
+		}
+	}
 	if err != nil {
 		log.Error("could not record an already sent message", "error", err.Error())
 		return err
 	}
-	log.Info("redelivered task skipped: message already sent", "recorded_now", res.ModifiedCount > 0)
+	log.Info("redelivered task skipped: message already sent", "recorded_now", recorded)
 	return nil
+}
+
+// draftOf is the payload's unwritten message with its content, or nil.
+func draftOf(p DeliverPayload) *Message {
+	if p.Record == nil {
+		return nil
+	}
+	m := *p.Record
+	m.Content, m.Blocks = p.Text, string(p.Blocks)
+	return &m
 }
 
 // record writes an attempt; a failed write is logged, not retried, so that a
@@ -404,5 +425,5 @@ func (w *Worker) record(ctx context.Context, log interface {
 
 // tryRecord writes an attempt and returns the write's error.
 func (w *Worker) tryRecord(ctx context.Context, p DeliverPayload, a Attempt) error {
-	return w.Log.RecordAttempt(context.WithoutCancel(ctx), p.MessageID, a)
+	return w.Log.RecordAttempt(context.WithoutCancel(ctx), p.MessageID, draftOf(p), a)
 }

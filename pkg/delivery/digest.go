@@ -307,7 +307,7 @@ func (w *Worker) HandleDigest(ctx context.Context, t *asynq.Task) error {
 			post = append(post, s.ID)
 		}
 	}
-	active, err := w.Integrations.List(ctx, p.EnvironmentID, true)
+	active, err := w.Integrations.ActiveCached(ctx, p.EnvironmentID)
 	if err != nil {
 		return err
 	}
@@ -341,12 +341,12 @@ func (w *Worker) HandleDigest(ctx context.Context, t *asynq.Task) error {
 		}
 		ids = append(ids, pr.msg.ID)
 	}
-	pending, err := w.Log.PendingIDs(ctx, ids)
+	settled, err := w.Log.SettledIDs(ctx, ids)
 	if err != nil {
 		return err
 	}
 	for _, pr := range res.prepared {
-		if !pr.ok || !pending[pr.msg.ID] {
+		if !pr.ok || settled[pr.msg.ID] {
 			continue
 		}
 		task, err := NewDeliverTask(pr.task)

@@ -50,7 +50,7 @@ func (w *Worker) HandleTrigger(ctx context.Context, t *asynq.Task) error {
 	if err := w.upsertInline(ctx, log, p); err != nil {
 		return err
 	}
-	active, err := w.Integrations.List(ctx, p.EnvironmentID, true)
+	active, err := w.Integrations.ActiveCached(ctx, p.EnvironmentID)
 	if err != nil {
 		return err
 	}
@@ -268,8 +268,8 @@ func (w *Worker) fanOutBatch(ctx context.Context, log *slog.Logger, p TriggerPay
 	var notes []Notification
 	var msgs []Message
 	var tasks []DeliverPayload // parallel to the deliverable messages
-	var taskMsg []int          // index into msgs of each task
-	var joins []digestJoin     // events entering a digest, once their messages exist
+	var drafts []primitive.ObjectID
+	var joins []digestJoin // events entering a digest, once their messages exist
 	plan := newPlan(steps)
 	for _, id := range ids {
 		sub := found[id]
@@ -290,10 +290,18 @@ func (w *Worker) fanOutBatch(ctx context.Context, log *slog.Logger, p TriggerPay
 		})
 		res := w.walkSteps(plan, stepRun{p: p, wf: wf, sub: sub, nid: nid, data: data, active: active, at: now}, 0)
 		for _, pr := range res.prepared {
+			if pr.ok && pr.task.NotBefore.IsZero() {
+				// Sent now: its first attempt writes the whole message.
+				draft := pr.msg
+				draft.Content, draft.Blocks = "", ""
+				pr.task.Record = &draft
+				drafts = append(drafts, pr.msg.ID)
+				tasks = append(tasks, pr.task)
+				continue
+			}
 			msgs = append(msgs, pr.msg)
 			if pr.ok {
 				tasks = append(tasks, pr.task)
-				taskMsg = append(taskMsg, len(msgs)-1)
 			}
 		}
 		if res.join != nil {
@@ -307,25 +315,25 @@ func (w *Worker) fanOutBatch(ctx context.Context, log *slog.Logger, p TriggerPay
 	if err != nil {
 		return err
 	}
-	skip := map[int]bool{}
-	if len(dups) > 0 {
-		// Redelivered trigger: enqueue only messages still pending.
-		var dupIDs []primitive.ObjectID
-		for _, i := range dups {
-			dupIDs = append(dupIDs, msgs[i].ID)
-		}
-		pending, err := w.Log.PendingIDs(ctx, dupIDs)
-		if err != nil {
+	// A redelivered trigger enqueues only messages still pending: written
+	// ones it finds among the duplicates, drafts (written by their first
+	// attempt) it looks up when the task ran before.
+	check := make([]primitive.ObjectID, 0, len(dups))
+	for _, i := range dups {
+		check = append(check, msgs[i].ID)
+	}
+	if rerun(ctx) {
+		check = append(check, drafts...)
+	}
+	var settled map[primitive.ObjectID]bool
+	if len(check) > 0 {
+		var err error
+		if settled, err = w.Log.SettledIDs(ctx, check); err != nil {
 			return err
 		}
-		for _, i := range dups {
-			if !pending[msgs[i].ID] {
-				skip[i] = true
-			}
-		}
 	}
-	for k, dp := range tasks {
-		if skip[taskMsg[k]] {
+	for _, dp := range tasks {
+		if settled[dp.MessageID] {
 			continue
 		}
 		task, err := NewDeliverTask(dp)
@@ -337,6 +345,20 @@ func (w *Worker) fanOutBatch(ctx context.Context, log *slog.Logger, p TriggerPay
 		}
 	}
 	return w.joinDigests(ctx, joins)
+}
+
+// rerunKey marks a context whose trigger task ran before (tests run a
+// handler twice without asynq).
+type rerunKey struct{}
+
+// rerun reports whether the task of ctx ran before: asynq counts a failed
+// run and a lease lost to a crash alike as a retry.
+func rerun(ctx context.Context) bool {
+	if n, _ := asynq.GetRetryCount(ctx); n > 0 {
+		return true
+	}
+	marked, _ := ctx.Value(rerunKey{}).(bool)
+	return marked
 }
 
 func itemIDs(items []subscriber.BulkItem) []string {

@@ -258,22 +258,24 @@ func (l *Log) InsertMessages(ctx context.Context, ms []Message) ([]int, error) {
 	return l.messagesIns.insert(ctx, anySlice(ms))
 }
 
-// PendingIDs returns which of the given messages are still pending.
-func (l *Log) PendingIDs(ctx context.Context, ids []primitive.ObjectID) (map[primitive.ObjectID]bool, error) {
+// SettledIDs returns which of the given messages are written and no
+// longer pending (sent, failed, canceled): a redelivered task must not
+// enqueue them again.
+func (l *Log) SettledIDs(ctx context.Context, ids []primitive.ObjectID) (map[primitive.ObjectID]bool, error) {
 	out := map[primitive.ObjectID]bool{}
 	if len(ids) == 0 {
 		return out, nil
 	}
-	cur, err := l.messages.Find(ctx, bson.M{"_id": bson.M{"$in": ids}, "status": StatusPending},
+	cur, err := l.messages.Find(ctx, bson.M{"_id": bson.M{"$in": ids}, "status": bson.M{"$ne": StatusPending}},
 		options.Find().SetProjection(bson.M{"_id": 1}))
 	if err != nil {
-		return nil, fmt.Errorf("delivery: pending messages: %w", err)
+		return nil, fmt.Errorf("delivery: settled messages: %w", err)
 	}
 	var rows []struct {
 		ID primitive.ObjectID `bson:"_id"`
 	}
 	if err := cur.All(ctx, &rows); err != nil {
-		return nil, fmt.Errorf("delivery: pending messages: %w", err)
+		return nil, fmt.Errorf("delivery: settled messages: %w", err)
 	}
 	for _, r := range rows {
 		out[r.ID] = true
@@ -288,15 +290,43 @@ type Attempt struct {
 	ErrorText string
 	Details   []Detail
 	Delivered bool
+	// Retry is set when an earlier attempt of the message may have been
+	// recorded (a retry or a redelivery).
+	Retry bool
 }
 
-// RecordAttempt writes one attempt's outcome: $set status, $push details,
-// $inc attempts. While write-behind runs (StartWriteBehind) the record joins
-// others in one bulk write (group commit) and RecordAttempt waits for that
-// write: its error is this record's own, so a caller that must not lose a
-// "sent" record (see HandleDeliver) can still act on a failure.
-func (l *Log) RecordAttempt(ctx context.Context, id primitive.ObjectID, a Attempt) error {
+// errExists reports that a message written whole was already there.
+var errExists = errors.New("delivery: message already recorded")
+
+// RecordAttempt writes one attempt's outcome.
+//
+// With a draft (a message the fan-out built but did not write), the first
+// attempt inserts the whole message, its details and the attempt's in one
+// document, and concurrent inserts share one InsertMany: one batched write
+// per delivery. A retry updates it, inserting the draft if the first
+// attempt's record was lost; a draft found already written (a redelivered
+// task) is updated instead.
+//
+// Otherwise ($set status, $push details, $inc attempts) while write-behind
+// runs (StartWriteBehind) the record joins others in one bulk write (group
+// commit). Either way RecordAttempt waits for the write: its error is this
+// record's own, so a caller that must not lose a "sent" record (see
+// HandleDeliver) can still act on a failure.
+func (l *Log) RecordAttempt(ctx context.Context, id primitive.ObjectID, draft *Message, a Attempt) error {
 	now := store.Now()
+	if draft != nil {
+		if !a.Retry {
+			if err := l.insertDraft(ctx, draft, a, now); !errors.Is(err, errExists) {
+				return err
+			}
+		} else if ok, err := l.updateOne(ctx, id, a, now); ok || err != nil {
+			return err
+		} else if err := l.insertDraft(ctx, draft, a, now); !errors.Is(err, errExists) {
+			return err
+		}
+		_, err := l.updateOne(ctx, id, a, now)
+		return err
+	}
 	l.wbMu.RLock()
 	if wb := l.wb; wb != nil {
 		l.unwritten.Add(1)
@@ -317,9 +347,38 @@ func (l *Log) RecordAttempt(ctx context.Context, id primitive.ObjectID, a Attemp
 		}
 	}
 	l.wbMu.RUnlock()
-	_, err := l.messages.UpdateOne(ctx, bson.M{"_id": id}, attemptUpdate(a, now))
+	_, err := l.updateOne(ctx, id, a, now)
+	return err
+}
+
+// updateOne applies an attempt to a written message and reports whether
+// the message was there.
+func (l *Log) updateOne(ctx context.Context, id primitive.ObjectID, a Attempt, now time.Time) (bool, error) {
+	res, err := l.messages.UpdateOne(ctx, bson.M{"_id": id}, attemptUpdate(a, now))
+	if err != nil {
+		return false, fmt.Errorf("delivery: record attempt: %w", err)
+	}
+	return res.MatchedCount > 0, nil
+}
+
+// insertDraft writes a draft message with one attempt applied; errExists
+// when it was written before.
+func (l *Log) insertDraft(ctx context.Context, draft *Message, a Attempt, now time.Time) error {
+	m := *draft
+	m.Status, m.ErrorID, m.ErrorText = a.Status, a.ErrorID, a.ErrorText
+	m.ExecutionDetails = append(append(make([]Detail, 0, len(draft.ExecutionDetails)+len(a.Details)), draft.ExecutionDetails...), a.Details...)
+	m.Attempts = 1
+	m.DeliveredAt = []time.Time{}
+	if a.Delivered {
+		m.DeliveredAt = append(m.DeliveredAt, now)
+	}
+	m.UpdatedAt = now
+	dups, err := l.messagesIns.insert(ctx, []any{m})
 	if err != nil {
 		return fmt.Errorf("delivery: record attempt: %w", err)
+	}
+	if len(dups) > 0 {
+		return errExists
 	}
 	return nil
 }

@@ -92,7 +92,7 @@ func TestWriteBehindWritesEveryAttemptOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			d := delivery.NewDetail(delivery.TextMessageSent, delivery.DetailSuccess, delivery.SourceInternal, "", false)
-			if err := log.RecordAttempt(ctx, id, delivery.Attempt{Status: delivery.StatusSent, Details: []delivery.Detail{d}, Delivered: true}); err != nil {
+			if err := log.RecordAttempt(ctx, id, nil, delivery.Attempt{Status: delivery.StatusSent, Details: []delivery.Detail{d}, Delivered: true}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -109,7 +109,7 @@ func TestWriteBehindWritesEveryAttemptOnce(t *testing.T) {
 		}
 	}
 	// Stopped: RecordAttempt writes synchronously again.
-	if err := log.RecordAttempt(ctx, ids[0], delivery.Attempt{Status: delivery.StatusError, Details: []delivery.Detail{}}); err != nil {
+	if err := log.RecordAttempt(ctx, ids[0], nil, delivery.Attempt{Status: delivery.StatusError, Details: []delivery.Detail{}}); err != nil {
 		t.Fatal(err)
 	}
 	var m delivery.Message

@@ -139,6 +139,11 @@ type DeliverPayload struct {
 	TriggeredAt time.Time `json:"triggeredAt,omitempty"`
 	// NotBefore, when set, schedules the task (after a delay or digest step).
 	NotBefore time.Time `json:"notBefore,omitempty"`
+	// Record, when set, is the message as the fan-out built it, not yet
+	// written: its first attempt inserts it whole (one document holding the
+	// attempt's details) instead of updating a pending one. Its Content and
+	// Blocks are left empty here; Text and Blocks above carry them.
+	Record *Message `json:"record,omitempty"`
 }
 
 // NewDeliverTask returns the task delivering one message. Its id is derived

@@ -94,7 +94,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mongoURI, re
 		Config: cfg, Logger: log, Store: st, Redis: rdb, RedisOpts: ropts, Cipher: cipher,
 		Environments: environment.NewStore(st, cipher, cfg.CacheTTL),
 		Subscribers:  subscriber.NewStore(st, cipher),
-		Integrations: integration.NewStore(st, cipher),
+		Integrations: integration.NewStore(st, cipher, cfg.CacheTTL),
 		Topics:       topic.NewStore(st),
 		Workflows:    workflow.NewStore(st, cfg.CacheTTL),
 		Templates:    template.NewEngine(10000),

@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/store"
+	"github.com/heraldhq/herald/pkg/ttlcache"
 )
 
 // ChannelChat is the only channel Herald delivers to.
@@ -72,11 +73,44 @@ type Integration struct {
 type Store struct {
 	coll   *mongo.Collection
 	cipher *secret.Cipher
+	// active caches each environment's active integrations for the worker;
+	// this store's writes invalidate it, another process's show within the
+	// cache's TTL.
+	active *ttlcache.Cache[primitive.ObjectID, []Integration]
 }
 
-// NewStore returns a Store.
-func NewStore(st *store.Store, cipher *secret.Cipher) *Store {
-	return &Store{coll: st.C(store.Integrations), cipher: cipher}
+// NewStore returns a Store whose ActiveCached keeps lists for cacheTTL
+// (zero: not cached).
+func NewStore(st *store.Store, cipher *secret.Cipher, cacheTTL time.Duration) *Store {
+	s := &Store{coll: st.C(store.Integrations), cipher: cipher}
+	if cacheTTL > 0 {
+		s.active = ttlcache.New[primitive.ObjectID, []Integration](cacheTTL, 10000)
+	}
+	return s
+}
+
+func (s *Store) invalidate(env primitive.ObjectID) {
+	if s.active != nil {
+		s.active.Delete(env)
+	}
+}
+
+// ActiveCached is List(env, true), cached: the worker reads it once per
+// fan-out. The returned slice is shared: do not modify it.
+func (s *Store) ActiveCached(ctx context.Context, env primitive.ObjectID) ([]Integration, error) {
+	if s.active != nil {
+		if list, ok := s.active.Get(env); ok {
+			return list, nil
+		}
+	}
+	list, err := s.List(ctx, env, true)
+	if err != nil {
+		return nil, err
+	}
+	if s.active != nil {
+		s.active.Set(env, list)
+	}
+	return list, nil
 }
 
 // Secret decrypts the integration's secret key.
@@ -107,6 +141,7 @@ func (s *Store) Create(ctx context.Context, in *Integration) error {
 		}
 		return fmt.Errorf("integration: create: %w", err)
 	}
+	s.invalidate(doc.EnvironmentID)
 	*in = doc
 	return nil
 }
@@ -155,6 +190,7 @@ func (s *Store) Update(ctx context.Context, env, id primitive.ObjectID, u Update
 	if u.HMAC != nil {
 		put("credentials.hmac", *u.HMAC)
 	}
+	defer s.invalidate(env)
 	var out Integration
 	err := s.coll.FindOneAndUpdate(ctx, bson.M{"_id": id, "_environmentId": env}, bson.M{"$set": set},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
@@ -171,6 +207,7 @@ func (s *Store) Update(ctx context.Context, env, id primitive.ObjectID, u Update
 
 // Delete removes an integration.
 func (s *Store) Delete(ctx context.Context, env, id primitive.ObjectID) error {
+	defer s.invalidate(env)
 	res, err := s.coll.DeleteOne(ctx, bson.M{"_id": id, "_environmentId": env})
 	if err != nil {
 		return fmt.Errorf("integration: delete: %w", err)
