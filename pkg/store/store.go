@@ -36,6 +36,12 @@ var ErrNotFound = errors.New("not found")
 type Store struct {
 	Client *mongo.Client
 	DB     *mongo.Database
+	// FerretDB is set when the server is FerretDB (its buildInfo reports a
+	// ferretdbVersion). FerretDB v1 pushes only top-level equalities down to
+	// its backend and evaluates the rest in Go, comparing a document's field
+	// with every element of an $in list: stores with large id lists read the
+	// environment and test membership themselves there.
+	FerretDB bool
 }
 
 // Connect opens a client to uri, pings it and returns the named database.
@@ -58,7 +64,12 @@ func Connect(ctx context.Context, uri, database string, extra ...*options.Client
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("ping database: %w", err)
 	}
-	return &Store{Client: client, DB: client.Database(database)}, nil
+	st := &Store{Client: client, DB: client.Database(database)}
+	var info bson.M
+	if err := client.Database("admin").RunCommand(pctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err == nil {
+		_, st.FerretDB = info["ferretdbVersion"]
+	}
+	return st, nil
 }
 
 // Close disconnects the client.

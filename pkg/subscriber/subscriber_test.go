@@ -16,15 +16,29 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // Stream hands the environment's subscribers (or the named ones) in batches
-// of at most the batch size, each exactly once, and stops at fn's error.
+// of at most the batch size, each exactly once, and stops at fn's error;
+// GetMany returns the named ones. Both id-list strategies: FerretDB's
+// (environment read, ids tested here) and MongoDB's ($in).
 func TestStreamBatches(t *testing.T) {
-	ctx := context.Background()
 	key, _ := secret.ParseKey(secret.NewKey())
 	cipher, err := secret.NewCipher(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := subscriber.NewStore(testenv.Mongo(t), cipher)
+	st := testenv.Mongo(t)
+	if !st.FerretDB {
+		t.Fatal("the test database is FerretDB, but buildInfo did not say so")
+	}
+	for _, mode := range []struct {
+		name string
+		s    *subscriber.Store
+	}{{"FerretDB id set", subscriber.NewStore(st, cipher)}, {"$in", subscriber.WithIn(subscriber.NewStore(st, cipher))}} {
+		t.Run(mode.name, func(t *testing.T) { testStream(t, mode.s) })
+	}
+}
+
+func testStream(t *testing.T, s *subscriber.Store) {
+	ctx := context.Background()
 	env, org := primitive.NewObjectID(), primitive.NewObjectID()
 	var items []subscriber.BulkItem
 	for i := 0; i < 120; i++ {
@@ -63,6 +77,10 @@ func TestStreamBatches(t *testing.T) {
 	some, _ := collect([]string{"st-001", "st-077", "nobody"})
 	if len(some) != 2 || some["st-001"] != 1 || some["st-077"] != 1 {
 		t.Fatalf("named: %v", some)
+	}
+	many, err := s.GetMany(ctx, env, []string{"st-001", "st-002", "nobody"})
+	if err != nil || len(many) != 2 || many[0].EnvironmentID != env || many[1].EnvironmentID != env {
+		t.Fatalf("GetMany of two known ids (also in another environment): %d %v", len(many), err)
 	}
 	if none, sizes := collect([]string{}); len(none) != 0 || len(sizes) != 0 {
 		t.Fatalf("empty id list streamed %v", none)
