@@ -74,6 +74,18 @@ type loadResult struct {
 	Latencies []time.Duration
 }
 
+// merge adds another measured window of the same load to r.
+func (r loadResult) merge(o loadResult) loadResult {
+	if r.FirstErr == "" {
+		r.FirstErr = o.FirstErr
+	}
+	r.OK += o.OK
+	r.Errors += o.Errors
+	r.Elapsed += o.Elapsed
+	r.Latencies = append(r.Latencies, o.Latencies...)
+	return r
+}
+
 func (r loadResult) rate() float64 {
 	if r.Elapsed <= 0 {
 		return 0

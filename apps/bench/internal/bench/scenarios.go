@@ -48,6 +48,9 @@ type TriggerResult struct {
 	Bare   LoadResult `json:"bareEnqueue"`
 }
 
+// triggerRounds is how many alternating rounds scenario 1 measures.
+const triggerRounds = 3
+
 func (r *run) triggerScenario(ctx context.Context) (*TriggerResult, error) {
 	warm := min(time.Second, r.o.Duration/5)
 	bare, err := herald.Listen("127.0.0.1:0", r.newBareAPI(), r.log)
@@ -57,21 +60,27 @@ func (r *run) triggerScenario(ctx context.Context) (*TriggerResult, error) {
 	defer func() { _ = bare.Shutdown(context.Background()) }()
 	bareClient := newAPIClient("http://"+bare.Addr(), "", r.o.Concurrency)
 
-	r.progress("1/3 trigger API: bare enqueue limit, %d clients for %v", r.o.Concurrency, r.o.Duration)
-	limit := closedLoop(ctx, r.o.Concurrency, warm, r.o.Duration, &r.seq, func(ctx context.Context, n int64) error {
+	// The two are measured in alternating rounds, so that a drift of the
+	// machine's load during the scenario weighs on both alike.
+	bareLoad := func(ctx context.Context, n int64) error {
 		st, raw, err := bareClient.post(ctx, "/bare", r.triggerBody(n))
 		if err == nil && st != http.StatusCreated {
 			err = fmt.Errorf("status %d: %.200s", st, raw)
 		}
 		return err
-	})
-	if err := r.flushQueue(ctx); err != nil {
-		return nil, err
 	}
-	r.progress("1/3 trigger API: Herald, %d clients for %v", r.o.Concurrency, r.o.Duration)
-	got := closedLoop(ctx, r.o.Concurrency, warm, r.o.Duration, &r.seq, r.trigger)
-	if err := r.flushQueue(ctx); err != nil {
-		return nil, err
+	round := r.o.Duration / triggerRounds
+	var limit, got loadResult
+	for i := 1; i <= triggerRounds; i++ {
+		r.progress("1/3 trigger API, round %d/%d: bare enqueue limit, then Herald, %d clients for %v each", i, triggerRounds, r.o.Concurrency, round)
+		limit = limit.merge(closedLoop(ctx, r.o.Concurrency, warm, round, &r.seq, bareLoad))
+		if err := r.flushQueue(ctx); err != nil {
+			return nil, err
+		}
+		got = got.merge(closedLoop(ctx, r.o.Concurrency, warm, round, &r.seq, r.trigger))
+		if err := r.flushQueue(ctx); err != nil {
+			return nil, err
+		}
 	}
 	res := &TriggerResult{Herald: summarize(got), Bare: summarize(limit)}
 	r.progress("    Herald %.0f/s p50 %.1fms p99 %.1fms (errors %d); bare %.0f/s p50 %.1fms p99 %.1fms",
