@@ -99,6 +99,10 @@ type TriggerPayload struct {
 	Broadcast bool `json:"broadcast,omitempty"`
 	// ActorID is the actor's subscriberId: never a recipient of its own trigger.
 	ActorID string `json:"actorId,omitempty"`
+	// RawPayload, when set, is the payload as the API received it (a JSON
+	// object it validated): the task carries it without decoding and
+	// re-encoding it; the worker decodes it into Payload.
+	RawPayload json.RawMessage `json:"-"`
 }
 
 // TriggerTaskID is the asynq task id of a trigger: one per transactionId
@@ -111,7 +115,8 @@ func TriggerTaskID(env primitive.ObjectID, transactionID string) string {
 // same transactionId fails with asynq.ErrTaskIDConflict while the first is
 // retained.
 func NewTriggerTask(p TriggerPayload) (*asynq.Task, error) {
-	b, err := json.Marshal(p)
+	// Called directly: json.Marshal would re-scan and compact the output.
+	b, err := p.MarshalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("delivery: encode trigger: %w", err)
 	}

@@ -1,13 +1,13 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -22,7 +22,17 @@ func decodeJSON(c echo.Context, v any) error {
 	if req.ContentLength > MaxBodyBytes {
 		return errTooLarge()
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, MaxBodyBytes))
+	r := http.MaxBytesReader(c.Response(), req.Body, MaxBodyBytes)
+	var body []byte
+	var err error
+	if n := req.ContentLength; n > 0 {
+		// Read in one allocation: net/http ends the body after
+		// Content-Length bytes, and the length is capped above.
+		body = make([]byte, n)
+		_, err = io.ReadFull(r, body)
+	} else {
+		body, err = io.ReadAll(r)
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -30,7 +40,7 @@ func decodeJSON(c echo.Context, v any) error {
 		}
 		return errBadRequest("Could not read request body")
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return errBadRequest("Request body must be a JSON object")
 	}
 	if err := json.Unmarshal(body, v); err != nil {

@@ -82,10 +82,15 @@ func FuzzTriggerRequest(f *testing.F) {
 				}
 			}
 		}
-		if _, err := delivery.NewTriggerTask(delivery.TriggerPayload{
-			TransactionID: tr.txID, Recipients: tr.recipients, Payload: tr.payload, Overrides: tr.overrides,
-		}); err != nil {
+		task, err := delivery.NewTriggerTask(delivery.TriggerPayload{
+			TransactionID: tr.txID, Recipients: tr.recipients, RawPayload: tr.payload, Overrides: tr.overrides,
+		})
+		if err != nil {
 			t.Fatalf("accepted trigger makes no task: %v", err)
+		}
+		var back delivery.TriggerPayload
+		if err := json.Unmarshal(task.Payload(), &back); err != nil || back.TransactionID != tr.txID || len(back.Recipients) != len(tr.recipients) {
+			t.Fatalf("the worker cannot read the task of an accepted trigger: %v: %s", err, task.Payload())
 		}
 	})
 }

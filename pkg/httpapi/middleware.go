@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"runtime/debug"
@@ -49,13 +50,15 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		lvl := s.Logger.Info
+		lvl := slog.LevelInfo
 		if c.Response().Status >= 500 {
-			lvl = s.Logger.Error
+			lvl = slog.LevelError
 		}
-		lvl("request", "request_id", id, "method", c.Request().Method, "route", route,
-			"status", c.Response().Status, "duration_ms", float64(time.Since(start).Microseconds())/1000,
-			"bytes_out", c.Response().Size)
+		if ctx := c.Request().Context(); s.Logger.Enabled(ctx, lvl) {
+			s.Logger.Log(ctx, lvl, "request", "request_id", id, "method", c.Request().Method, "route", route,
+				"status", c.Response().Status, "duration_ms", float64(time.Since(start).Microseconds())/1000,
+				"bytes_out", c.Response().Size)
+		}
 		return nil
 	}
 }
