@@ -2,7 +2,12 @@ package bench
 
 import (
 	"context"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.mongodb.org/mongo-driver/event"
@@ -85,4 +90,60 @@ func deltaOf(before, after map[string]cmdStat) dbDelta {
 		}
 	}
 	return d
+}
+
+// cpuSample is the machine's CPU time (from /proc/stat, in clock ticks) and
+// this process's (getrusage) at one moment.
+type cpuSample struct {
+	total, idle uint64
+	process     time.Duration
+	at          time.Time
+}
+
+func sampleCPU() cpuSample {
+	s := cpuSample{at: time.Now()}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		s.process = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return s
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 5 || fields[0] != "cpu" {
+		return s
+	}
+	for i, f := range fields[1:] {
+		v, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return cpuSample{at: s.at, process: s.process}
+		}
+		s.total += v
+		if i == 3 || i == 4 { // idle, iowait
+			s.idle += v
+		}
+	}
+	return s
+}
+
+// CPUUse is how busy the machine's CPUs were between two samples, and how
+// many cores this process (Herald, FerretDB, sink, load generator) and
+// everything else (PostgreSQL, Redis) used on average.
+type CPUUse struct {
+	BusyShare    float64 `json:"machineBusyShare"`
+	ProcessCores float64 `json:"processCores"`
+	OtherCores   float64 `json:"otherCores"`
+}
+
+func cpuUse(a, b cpuSample) CPUUse {
+	wall := b.at.Sub(a.at).Seconds()
+	if b.total <= a.total || wall <= 0 {
+		return CPUUse{}
+	}
+	busy := float64((b.total-a.total)-(b.idle-a.idle)) / float64(b.total-a.total)
+	cores := busy * float64(runtime.NumCPU())
+	proc := (b.process - a.process).Seconds() / wall
+	return CPUUse{BusyShare: busy, ProcessCores: proc, OtherCores: max(cores-proc, 0)}
 }

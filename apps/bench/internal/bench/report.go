@@ -195,6 +195,16 @@ func (rep *Report) Markdown() string {
 		fmt.Fprintf(&b, "\nEnd-to-end: %d triggers queued with the worker stopped, then drained in %.2f s (%d missing). "+
 			"At %.0f triggers/s for %.0f s: %d delivered, %d missing; trigger API at that rate p50 %.1f ms, p99 %.1f ms.\n",
 			e.Deliveries+e.Missing, e.DrainSeconds, e.Missing, e.Rate, e.Latency.Seconds, e.Latency.OK, e.LatencyMissing, e.TriggerAPIAtRate.P50Ms, e.TriggerAPIAtRate.P99Ms)
+		if c := e.DrainCPU; c.BusyShare > 0 {
+			fmt.Fprintf(&b, "During the drain the CPUs were %.0f%% busy: this process (Herald, in-process FerretDB, sink, load generator) %.2f cores, "+
+				"everything else (PostgreSQL, Redis, the rest of the machine) %.2f cores.", 100*c.BusyShare, c.ProcessCores, c.OtherCores)
+		}
+		if f := rep.Fanout; f != nil && f.LimitSeconds > 0 && e.NoopPerSec > 0 {
+			ceil := float64(f.LimitDelivered) / f.LimitSeconds
+			fmt.Fprintf(&b, " Ceiling without a database or rendering: scenario 3's limit (an asynq task that posts once to the sink) ran "+
+				"%.0f/s, %.2f × the no-op limit.", ceil, ceil/e.NoopPerSec)
+		}
+		b.WriteString("\n")
 	}
 	if f := rep.Fanout; f != nil {
 		fmt.Fprintf(&b, "\nFan-out: mode **%s**", f.Mode)

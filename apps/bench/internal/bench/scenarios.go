@@ -102,6 +102,8 @@ type E2EResult struct {
 	NoopLatency       LoadResult `json:"noopLatency"` // no-op enqueued → handler ran
 	TriggerAPIAtRate  LoadResult `json:"triggerApiAtRate"`
 	WorkerConcurrency int        `json:"workerConcurrency"`
+	// DrainCPU is the CPU use during the drain.
+	DrainCPU CPUUse `json:"drainCpu"`
 }
 
 // WritesResult is scenario 4 (measured during scenario 2's drain).
@@ -157,12 +159,14 @@ func (r *run) e2eScenario(ctx context.Context) (*E2EResult, *WritesResult, error
 		return nil, nil, fmt.Errorf("%d triggers failed: %s", queued.Errors, queued.FirstErr)
 	}
 	before := r.mon.snapshot()
+	cpu0 := sampleCPU()
 	t0 := time.Now()
 	if err := r.startWorker(); err != nil {
 		return nil, nil, err
 	}
 	waitFor(ctx, 30*time.Second+time.Duration(n)*20*time.Millisecond, func() bool { return r.sink.arrivedCount() >= n })
 	drain := time.Since(t0)
+	res.DrainCPU = cpuUse(cpu0, sampleCPU())
 	got := r.sink.arrivedCount()
 	// The attempt records may be written just after the last delivery
 	// (write-behind): count them too.
@@ -174,7 +178,8 @@ func (r *run) e2eScenario(ctx context.Context) (*E2EResult, *WritesResult, error
 	after := r.mon.snapshot()
 	res.Deliveries, res.Missing, res.DrainSeconds = got, n-got, drain.Seconds()
 	res.DeliveriesPerSec = float64(got) / drain.Seconds()
-	r.progress("    %d deliveries in %.2fs = %.0f/s (no-op limit %.0f tasks/s)", got, drain.Seconds(), res.DeliveriesPerSec, noopRate)
+	r.progress("    %d deliveries in %.2fs = %.0f/s (no-op limit %.0f tasks/s); CPUs %.0f%% busy: this process %.2f cores, others %.2f",
+		got, drain.Seconds(), res.DeliveriesPerSec, noopRate, 100*res.DrainCPU.BusyShare, res.DrainCPU.ProcessCores, res.DrainCPU.OtherCores)
 	r.progress("    attempt records all written %.2fs after the drain started", recorded.Seconds())
 	writes, err := r.writeCost(ctx, deltaOf(before, after), got, recorded)
 	if err != nil {
