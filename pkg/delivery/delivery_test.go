@@ -56,6 +56,15 @@ func TestRedeliveredTriggerIsIdempotent(t *testing.T) {
 	if strings.Contains(string(pending[0].Payload), "hooks.example") {
 		t.Fatalf("plaintext webhook URL in the deliver task: %s", pending[0].Payload)
 	}
+	// Until its first attempt the message is not written: the notification
+	// is listed, pending, with no jobs yet.
+	queued := e.Request("GET", "/v1/notifications?transactionId=tx1", nil).Must(t, 200).JSON()
+	if data := queued["data"].([]any); len(data) != 1 || data[0].(map[string]any)["status"] != "pending" || len(data[0].(map[string]any)["jobs"].([]any)) != 0 {
+		t.Fatalf("queued notification: %v", queued)
+	}
+	if none := e.Request("GET", "/v1/messages?transactionId=tx1", nil).Must(t, 200).JSON(); none["totalCount"] != float64(0) {
+		t.Fatalf("message written before its first attempt: %v", none)
+	}
 	if err := w.HandleDeliver(ctx, asynq.NewTask(pending[0].Type, pending[0].Payload)); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +80,7 @@ func TestRedeliveredTriggerIsIdempotent(t *testing.T) {
 		t.Fatalf("sent message enqueued again: %d", len(again))
 	}
 	page := e.Request("GET", "/v1/notifications?transactionId=tx1", nil).Must(t, 200).JSON()
-	if page["totalCount"] != float64(1) || sent != 1 {
+	if page["totalCount"] != float64(1) || sent != 1 || page["data"].([]any)[0].(map[string]any)["status"] != "sent" {
 		t.Fatalf("notifications %v, sent %d", page["totalCount"], sent)
 	}
 	msgs := e.Request("GET", "/v1/messages?transactionId=tx1", nil).Must(t, 200).JSON()

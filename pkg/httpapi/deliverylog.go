@@ -245,9 +245,13 @@ type notificationView struct {
 }
 
 // notificationStatus summarises a notification's messages: error if any
-// failed, pending if any is pending, canceled if every job was filtered,
-// merged into a digest or canceled, else sent.
+// failed, pending if any is pending or none is written yet (a message sent
+// at once is written by its first attempt), canceled if every job was
+// filtered, merged into a digest or canceled, else sent.
 func notificationStatus(jobs []jobView, msgs map[primitive.ObjectID]string) string {
+	if len(jobs) == 0 {
+		return delivery.StatusPending
+	}
 	status := delivery.StatusSent
 	skipped := 0
 	for _, j := range jobs {
