@@ -154,8 +154,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	// Filter by status: only the failed delivery.
 	run("filter",
 		chromedp.SetValue(`#f-status`, "failed", chromedp.ByID),
+		// The unfiltered page shows a failed row too: mark it, so that the
+		// wait below is satisfied only by the filtered page.
+		chromedp.Evaluate(`document.body.dataset.stale = "1"`, nil),
 		chromedp.Click(`#apply`, chromedp.ByID),
-		chromedp.WaitVisible(`#feed tr.row-failed`, chromedp.ByQuery),
+		chromedp.WaitVisible(`body:not([data-stale]) #feed tr.row-failed`, chromedp.ByQuery),
 		chromedp.Evaluate(`document.querySelectorAll('#feed tbody tr').length`, &rows),
 		chromedp.Text(`#feed tbody`, &text, chromedp.ByQuery),
 		shot("03-filtered"),
