@@ -41,8 +41,10 @@ type Config struct {
 
 	WorkerConcurrency int           // WORKER_CONCURRENCY
 	CacheTTL          time.Duration // HERALD_CACHE_TTL
-	ProviderTimeout   time.Duration // HERALD_PROVIDER_TIMEOUT
-	ShutdownTimeout   time.Duration // HERALD_SHUTDOWN_TIMEOUT
+	// SubscriberCacheTTL bounds Redis-cached recipient lookups (0: off).
+	SubscriberCacheTTL time.Duration // HERALD_SUBSCRIBER_CACHE_TTL
+	ProviderTimeout    time.Duration // HERALD_PROVIDER_TIMEOUT
+	ShutdownTimeout    time.Duration // HERALD_SHUTDOWN_TIMEOUT
 
 	RetrySchedule    retry.Schedule  // HERALD_RETRY_SCHEDULE
 	WebhookRate      ratelimit.Limit // HERALD_WEBHOOK_RATE, HERALD_WEBHOOK_BURST
@@ -56,20 +58,21 @@ type Getenv func(string) string
 func Load(getenv Getenv) (Config, error) {
 	p := parser{getenv: getenv}
 	c := Config{
-		Port:              p.int("PORT", 3000, 0, 65535),
-		MetricsPort:       p.int("METRICS_PORT", 0, 0, 65535),
-		DataDir:           p.str("HERALD_DATA_DIR", "./data"),
-		APIKey:            secret.String(p.str("HERALD_API_KEY", "")),
-		MongoURI:          secret.String(p.str("MONGODB_URI", "")),
-		MongoDatabase:     p.str("MONGODB_DATABASE", "herald"),
-		RedisURL:          secret.String(p.str("REDIS_URL", "")),
-		SlackAuthorizeURL: p.url("SLACK_OAUTH_AUTHORIZE_URL", "https://slack.com/oauth/v2/authorize"),
-		SlackAPIURL:       p.url("SLACK_API_URL", "https://slack.com/api/"),
-		LogFormat:         p.oneOf("LOG_FORMAT", "json", "json", "text"),
-		WorkerConcurrency: p.int("WORKER_CONCURRENCY", 20, 1, 1000),
-		CacheTTL:          p.duration("HERALD_CACHE_TTL", 5*time.Second),
-		ProviderTimeout:   p.duration("HERALD_PROVIDER_TIMEOUT", 10*time.Second),
-		ShutdownTimeout:   p.duration("HERALD_SHUTDOWN_TIMEOUT", 20*time.Second),
+		Port:               p.int("PORT", 3000, 0, 65535),
+		MetricsPort:        p.int("METRICS_PORT", 0, 0, 65535),
+		DataDir:            p.str("HERALD_DATA_DIR", "./data"),
+		APIKey:             secret.String(p.str("HERALD_API_KEY", "")),
+		MongoURI:           secret.String(p.str("MONGODB_URI", "")),
+		MongoDatabase:      p.str("MONGODB_DATABASE", "herald"),
+		RedisURL:           secret.String(p.str("REDIS_URL", "")),
+		SlackAuthorizeURL:  p.url("SLACK_OAUTH_AUTHORIZE_URL", "https://slack.com/oauth/v2/authorize"),
+		SlackAPIURL:        p.url("SLACK_API_URL", "https://slack.com/api/"),
+		LogFormat:          p.oneOf("LOG_FORMAT", "json", "json", "text"),
+		WorkerConcurrency:  p.int("WORKER_CONCURRENCY", 20, 1, 1000),
+		CacheTTL:           p.duration("HERALD_CACHE_TTL", 5*time.Second),
+		SubscriberCacheTTL: p.durationOrOff("HERALD_SUBSCRIBER_CACHE_TTL", time.Minute),
+		ProviderTimeout:    p.duration("HERALD_PROVIDER_TIMEOUT", 10*time.Second),
+		ShutdownTimeout:    p.duration("HERALD_SHUTDOWN_TIMEOUT", 20*time.Second),
 	}
 	c.RetrySchedule = retry.Default
 	if v, ok := p.nonEmpty("HERALD_RETRY_SCHEDULE"); ok {
@@ -224,6 +227,15 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// durationOrOff is duration, also accepting 0 or off (returned as 0).
+func (p *parser) durationOrOff(name string, def time.Duration) time.Duration {
+	switch strings.ToLower(strings.TrimSpace(p.getenv(name))) {
+	case "0", "off":
+		return 0
+	}
+	return p.duration(name, def)
 }
 
 func (p *parser) url(name, def string) string {

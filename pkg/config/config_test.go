@@ -25,6 +25,18 @@ func TestLoadDefaults(t *testing.T) {
 	if c.CacheTTL != 5*time.Second {
 		t.Fatalf("CacheTTL = %v", c.CacheTTL)
 	}
+	if c.SubscriberCacheTTL != time.Minute {
+		t.Fatalf("SubscriberCacheTTL = %v", c.SubscriberCacheTTL)
+	}
+	for v, want := range map[string]time.Duration{"off": 0, "0": 0, "30s": 30 * time.Second} {
+		c, err := Load(env(map[string]string{"HERALD_SUBSCRIBER_CACHE_TTL": v}))
+		if err != nil || c.SubscriberCacheTTL != want {
+			t.Fatalf("HERALD_SUBSCRIBER_CACHE_TTL=%s: %v %v", v, c.SubscriberCacheTTL, err)
+		}
+	}
+	if _, err := Load(env(map[string]string{"HERALD_SUBSCRIBER_CACHE_TTL": "soon"})); err == nil || !strings.Contains(err.Error(), "HERALD_SUBSCRIBER_CACHE_TTL") {
+		t.Fatalf("bad HERALD_SUBSCRIBER_CACHE_TTL accepted: %v", err)
+	}
 }
 
 func TestLoadReportsEveryProblem(t *testing.T) {

@@ -90,10 +90,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mongoURI, re
 	}
 	qopt := QueueRedisOpt(ropts)
 	inspector := asynq.NewInspector(qopt)
+	subscribers := subscriber.NewStore(st, cipher)
+	subscribers.UseCache(rdb, cfg.SubscriberCacheTTL, log)
 	return &Services{
 		Config: cfg, Logger: log, Store: st, Redis: rdb, RedisOpts: ropts, Cipher: cipher,
 		Environments: environment.NewStore(st, cipher, cfg.CacheTTL),
-		Subscribers:  subscriber.NewStore(st, cipher),
+		Subscribers:  subscribers,
 		Integrations: integration.NewStore(st, cipher, cfg.CacheTTL),
 		Topics:       topic.NewStore(st),
 		Workflows:    workflow.NewStore(st, cfg.CacheTTL),

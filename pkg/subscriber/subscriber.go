@@ -99,6 +99,8 @@ type Store struct {
 	// scanForIDs: read the environment and keep the ids asked for instead
 	// of an $in (see store.Store.FerretDB).
 	scanForIDs bool
+	// cache, when set (UseCache), serves single-subscriber lookups.
+	cache *lookupCache
 }
 
 // NewStore returns a Store.
@@ -132,6 +134,7 @@ func (s *Store) Upsert(ctx context.Context, env, org primitive.ObjectID, subscri
 		// A concurrent upsert created it first: update it.
 		res, err = s.coll.UpdateOne(ctx, filter, upsertUpdate(org, p))
 	}
+	s.invalidate(ctx, env, subscriberID)
 	if err != nil {
 		return nil, false, fmt.Errorf("subscriber: upsert: %w", err)
 	}
@@ -173,6 +176,7 @@ func (s *Store) BulkUpsert(ctx context.Context, env, org primitive.ObjectID, ite
 			SetUpsert(true)
 	}
 	_, err = s.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	s.invalidate(ctx, env, ids...)
 	var bwe mongo.BulkWriteException
 	if errors.As(err, &bwe) {
 		for _, we := range bwe.WriteErrors {
@@ -217,6 +221,7 @@ func (s *Store) Update(ctx context.Context, env primitive.ObjectID, subscriberID
 	var out Subscriber
 	err := s.coll.FindOneAndUpdate(ctx, bson.M{"_environmentId": env, "subscriberId": subscriberID},
 		bson.M{"$set": set, "$inc": bson.M{"__v": 1}}, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
+	s.invalidate(ctx, env, subscriberID)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, store.ErrNotFound
 	}
@@ -244,6 +249,13 @@ func (s *Store) GetMany(ctx context.Context, env primitive.ObjectID, subscriberI
 	out := []Subscriber{}
 	if len(subscriberIDs) == 0 {
 		return out, nil
+	}
+	if len(subscriberIDs) == 1 {
+		one, err := s.getOne(ctx, env, subscriberIDs[0])
+		if err != nil {
+			return nil, fmt.Errorf("subscriber: get many: %w", err)
+		}
+		return one, nil
 	}
 	err := s.stream(ctx, env, subscriberIDs, 0, func(sub Subscriber) error {
 		out = append(out, sub)
@@ -307,6 +319,7 @@ func (s *Store) stream(ctx context.Context, env primitive.ObjectID, ids []string
 // Delete removes a subscriber.
 func (s *Store) Delete(ctx context.Context, env primitive.ObjectID, subscriberID string) error {
 	res, err := s.coll.DeleteOne(ctx, bson.M{"_environmentId": env, "subscriberId": subscriberID})
+	s.invalidate(ctx, env, subscriberID)
 	if err != nil {
 		return fmt.Errorf("subscriber: delete: %w", err)
 	}
@@ -355,6 +368,9 @@ func (s *Store) modifyChannels(ctx context.Context, env primitive.ObjectID, subs
 		sub.UpdatedAt = now
 		res, err := s.coll.UpdateOne(ctx, bson.M{"_id": sub.ID, "__v": v},
 			bson.M{"$set": bson.M{"channels": sub.Channels, "updatedAt": now}, "$inc": bson.M{"__v": 1}})
+		if err != nil || res.MatchedCount == 1 {
+			s.invalidate(ctx, env, subscriberID)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("subscriber: update channels: %w", err)
 		}
