@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -58,7 +59,8 @@ func (c *Canceler) deleteTask(queue, id string) (deleted, exists bool, err error
 // whether anything was canceled.
 func (c *Canceler) Cancel(ctx context.Context, env primitive.ObjectID, transactionID string) (bool, error) {
 	canceled := false
-	if ok, _, err := c.deleteTask(QueueTrigger, TriggerTaskID(env, transactionID)); err != nil {
+	ok, triggerKnown, err := c.deleteTask(QueueTrigger, TriggerTaskID(env, transactionID))
+	if err != nil {
 		return false, err
 	} else if ok {
 		canceled = true
@@ -112,10 +114,54 @@ func (c *Canceler) Cancel(ctx context.Context, env primitive.ObjectID, transacti
 			n++
 		}
 	}
-	if c.Logger != nil {
-		c.Logger.Info("transaction canceled", "transaction_id", transactionID, "canceled", canceled, "messages", n)
+	queued, err := c.markCanceled(ctx, env, transactionID, triggerKnown)
+	if err != nil {
+		return canceled, err
 	}
-	return canceled, nil
+	if c.Logger != nil {
+		c.Logger.Info("transaction canceled", "transaction_id", transactionID, "canceled", canceled || queued, "messages", n, "queued_deliveries_stopped", queued)
+	}
+	return canceled || queued, nil
+}
+
+// CancelMarkTTL is how long a canceled transaction stays marked: as long as
+// its transactionId cannot be triggered again.
+const CancelMarkTTL = 24 * time.Hour
+
+func cancelKey(env primitive.ObjectID, transactionID string) string {
+	return "herald:canceltx:" + env.Hex() + ":" + transactionID
+}
+
+// markCanceled marks a known transaction canceled in Redis, so that its
+// deliveries still waiting in the queue to be sent at once are recorded
+// canceled, not sent, when a worker takes them (HandleDeliver reads the
+// mark with the message's other state, in the same round trip). It reports
+// whether the mark is new and some notification of the transaction has no
+// settled message yet, i.e. whether it will stop anything.
+func (c *Canceler) markCanceled(ctx context.Context, env primitive.ObjectID, transactionID string, triggerKnown bool) (bool, error) {
+	if c.Redis == nil {
+		return false, nil
+	}
+	q := bson.M{"_environmentId": env, "transactionId": transactionID}
+	notes, err := c.Log.notifications.CountDocuments(ctx, q)
+	if err != nil {
+		return false, fmt.Errorf("delivery: cancel: %w", err)
+	}
+	if notes == 0 && !triggerKnown {
+		return false, nil // unknown: marking it would cancel a future trigger with this id
+	}
+	fresh, err := c.Redis.SetNX(ctx, cancelKey(env, transactionID), "1", CancelMarkTTL).Result()
+	if err != nil {
+		return false, fmt.Errorf("delivery: mark transaction canceled: %w", err)
+	}
+	if !fresh {
+		return false, nil
+	}
+	settled, err := c.Log.messages.CountDocuments(ctx, bson.M{"_environmentId": env, "transactionId": transactionID, "status": bson.M{"$ne": StatusPending}})
+	if err != nil {
+		return false, fmt.Errorf("delivery: cancel: %w", err)
+	}
+	return notes > settled, nil
 }
 
 // leaveDigest removes the subscriber's event of the transaction from its

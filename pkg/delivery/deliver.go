@@ -139,14 +139,15 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 
 	// One round trip: was it sent already (a redelivery after a crash or a
 	// lease expiry), did an attempt fail before, is the channel marked?
-	var state, marked string
+	var state, marked, canceled string
 	if w.Redis != nil {
-		vals, err := w.Redis.MGet(ctx, msgStateKey(p.MessageID.Hex()), reconnectKey(p)).Result()
+		vals, err := w.Redis.MGet(ctx, msgStateKey(p.MessageID.Hex()), reconnectKey(p), cancelKey(p.EnvironmentID, p.TransactionID)).Result()
 		if err != nil {
 			log.Warn("could not read delivery state", "error", err.Error())
 		} else {
 			state, _ = vals[0].(string)
 			marked, _ = vals[1].(string)
+			canceled, _ = vals[2].(string)
 		}
 	}
 	if state != stateSent && retried > 0 {
@@ -164,6 +165,15 @@ func (w *Worker) HandleDeliver(ctx context.Context, t *asynq.Task) error {
 		return nil
 	}
 	isRetry := retried > 0 || state == stateAttempted
+	if canceled != "" && !p.ManualRetry {
+		d := NewDetail(TextStepCanceled, DetailWarning, SourceInternal, `{"reason":"the transaction was canceled before this message was sent"}`, isRetry)
+		if err := w.Log.recordCanceled(context.WithoutCancel(ctx), p.MessageID, draftOf(p), d); err != nil {
+			log.Error("could not record a canceled message", "error", err.Error())
+			return &DeferError{At: time.Now().Add(recordRetryDelay), Reason: "record the canceled message once the database answers"}
+		}
+		log.Info("not sent: transaction canceled")
+		return nil
+	}
 
 	details := []Detail{
 		NewDetail(TextStartSending, DetailPending, SourceInternal, "", isRetry),

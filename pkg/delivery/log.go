@@ -361,6 +361,34 @@ func (l *Log) updateOne(ctx context.Context, id primitive.ObjectID, a Attempt, n
 	return res.MatchedCount > 0, nil
 }
 
+// recordCanceled records a message its transaction's cancel stopped before
+// it was sent: a draft is inserted canceled (no attempt), a written message
+// still pending (waiting for a retry) is updated.
+func (l *Log) recordCanceled(ctx context.Context, id primitive.ObjectID, draft *Message, d Detail) error {
+	now := store.Now()
+	if draft != nil {
+		m := *draft
+		m.Status, m.UpdatedAt = StatusCanceled, now
+		m.ExecutionDetails = append(append(make([]Detail, 0, len(draft.ExecutionDetails)+1), draft.ExecutionDetails...), d)
+		if m.DeliveredAt == nil {
+			m.DeliveredAt = []time.Time{}
+		}
+		dups, err := l.messagesIns.insert(ctx, []any{m})
+		if err != nil {
+			return fmt.Errorf("delivery: record canceled: %w", err)
+		}
+		if len(dups) == 0 {
+			return nil
+		}
+	}
+	_, err := l.messages.UpdateOne(ctx, bson.M{"_id": id, "status": StatusPending},
+		bson.M{"$set": bson.M{"status": StatusCanceled, "updatedAt": now}, "$push": bson.M{"executionDetails": d}})
+	if err != nil {
+		return fmt.Errorf("delivery: record canceled: %w", err)
+	}
+	return nil
+}
+
 // insertDraft writes a draft message with one attempt applied; errExists
 // when it was written before.
 func (l *Log) insertDraft(ctx context.Context, draft *Message, a Attempt, now time.Time) error {

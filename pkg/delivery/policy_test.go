@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -452,5 +453,108 @@ func TestGracefulStopFinishesInFlight(t *testing.T) {
 	}
 	if m := waitMessages(t, e, "tx-stop", 1, 5*time.Second)[0]; m.Status != "sent" {
 		t.Fatalf("in-flight delivery not recorded: %+v", m)
+	}
+}
+
+// Canceling a transaction stops its deliveries still waiting in the queue
+// to be sent at once (a large fan-out being worked through): a worker taking
+// one records it canceled and sends nothing. An operator's manual retry of a
+// failed message of a canceled transaction is still sent.
+func TestCancelStopsQueuedDeliveries(t *testing.T) {
+	e, fake := setupPolicy(t, nil, map[string]string{"ada": hookA, "bob": hookA, "cy": hookA})
+	s := e.Services
+	w := delivery.NewWorker(delivery.WorkerDeps{
+		Logger: s.Logger, Queue: s.Queue, Workflows: s.Workflows, Subscribers: s.Subscribers,
+		Integrations: s.Integrations, Log: s.Deliveries, Cipher: s.Cipher, Templates: s.Templates,
+		Senders: map[string]notify.Sender{"slack": fake}, Environments: s.Environments, Redis: s.Redis,
+	})
+	insp := asynq.NewInspector(s.QueueRedis)
+	defer insp.Close()
+	ctx := context.Background()
+	runTasks := func(queue string) int {
+		t.Helper()
+		tasks, err := insp.ListPendingTasks(queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ti := range tasks {
+			task := asynq.NewTask(ti.Type, ti.Payload)
+			var err error
+			if queue == delivery.QueueTrigger {
+				err = w.HandleTrigger(ctx, task)
+			} else {
+				err = w.HandleDeliver(ctx, task)
+			}
+			if err != nil && !errors.Is(err, asynq.SkipRetry) {
+				t.Fatalf("%s: %v", ti.Type, err)
+			}
+			if err := insp.DeleteTask(queue, ti.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return len(tasks)
+	}
+
+	// cy's message fails for good; its transaction is over.
+	fake.set(status(400, "invalid_payload"))
+	triggerTo(t, e, "tx-failed", "cy")
+	runTasks(delivery.QueueTrigger)
+	runTasks(delivery.QueueDeliver)
+	failed := waitMessages(t, e, "tx-failed", 1, 5*time.Second)[0]
+	if failed.Status != "error" {
+		t.Fatalf("setup: %+v", failed)
+	}
+
+	// A fan-out to ada and bob, its deliveries queued, then canceled.
+	fake.set(ok)
+	triggerTo(t, e, "tx-big", "ada", "bob")
+	runTasks(delivery.QueueTrigger)
+	if r := e.Request("DELETE", "/v1/events/trigger/tx-big", nil).Must(t, 200); r.Data() != true {
+		t.Fatalf("cancel with deliveries queued: %s", r.Body)
+	}
+	if r := e.Request("DELETE", "/v1/events/trigger/tx-big", nil).Must(t, 200); r.Data() != false {
+		t.Fatalf("second cancel: %s", r.Body)
+	}
+	if n := runTasks(delivery.QueueDeliver); n != 2 {
+		t.Fatalf("%d deliveries were queued, want 2", n)
+	}
+	if fake.n() != 1 {
+		t.Fatalf("a canceled delivery was sent (%d sends)", fake.n())
+	}
+	for _, m := range waitMessages(t, e, "tx-big", 2, 5*time.Second) {
+		var canceled bool
+		for _, d := range m.ExecutionDetails {
+			canceled = canceled || d.Detail == delivery.TextStepCanceled
+		}
+		if m.Status != delivery.StatusCanceled || !canceled {
+			t.Fatalf("%s: %+v", m.SubscriberID, m)
+		}
+	}
+	page := e.Request("GET", "/v1/notifications?transactionId=tx-big", nil).Must(t, 200).JSON()
+	for _, n := range page["data"].([]any) {
+		if st := n.(map[string]any)["status"]; st != "canceled" {
+			t.Fatalf("notification status %v", st)
+		}
+	}
+
+	// Canceling the finished transaction stops nothing (false), and the
+	// operator's retry of its failed message is sent all the same.
+	if r := e.Request("DELETE", "/v1/events/trigger/tx-failed", nil).Must(t, 200); r.Data() != false {
+		t.Fatalf("cancel of a finished transaction: %s", r.Body)
+	}
+	e.Request("POST", "/v1/messages/"+failed.ID+"/retry", nil).Must(t, 201)
+	runTasks(delivery.QueueDeliver)
+	if fake.n() != 2 || waitMessages(t, e, "tx-failed", 1, 5*time.Second)[0].Status != "sent" {
+		t.Fatalf("manual retry after cancel: %d sends", fake.n())
+	}
+	// An unknown transaction is not marked: a later trigger with its id is sent.
+	if r := e.Request("DELETE", "/v1/events/trigger/tx-later", nil).Must(t, 200); r.Data() != false {
+		t.Fatalf("cancel of an unknown transaction: %s", r.Body)
+	}
+	triggerTo(t, e, "tx-later", "ada")
+	runTasks(delivery.QueueTrigger)
+	runTasks(delivery.QueueDeliver)
+	if fake.n() != 3 {
+		t.Fatalf("a trigger after canceling its unknown id was not sent (%d sends)", fake.n())
 	}
 }

@@ -56,7 +56,7 @@ func (r *Retrier) Retry(ctx context.Context, env, id primitive.ObjectID) (*Messa
 		EnvironmentID: env, MessageID: m.ID, TransactionID: m.TransactionID,
 		SubscriberID: m.SubscriberID, SubscriberObjID: m.SubscriberObjID,
 		ProviderID: m.ProviderID, IntegrationID: m.IntegrationID, IntegrationIdentifier: m.IntegrationIdentifier,
-		Text: m.Content,
+		Text: m.Content, ManualRetry: true,
 	}
 	if m.Blocks != "" {
 		p.Blocks = []byte(m.Blocks)

@@ -149,6 +149,9 @@ type DeliverPayload struct {
 	// attempt's details) instead of updating a pending one. Its Content and
 	// Blocks are left empty here; Text and Blocks above carry them.
 	Record *Message `json:"record,omitempty"`
+	// ManualRetry is set on a delivery an operator asked for (the retry API
+	// or the dashboard): it is sent even if its transaction was canceled.
+	ManualRetry bool `json:"manualRetry,omitempty"`
 }
 
 // NewDeliverTask returns the task delivering one message. Its id is derived
