@@ -58,14 +58,38 @@ func (w *Worker) HandleTrigger(ctx context.Context, t *asynq.Task) error {
 	for i := range active {
 		byID[active[i].ID] = &active[i]
 	}
+	batches := 0
 	n, err := w.eachBatch(ctx, p, func(ids []string, subs []subscriber.Subscriber, named bool) error {
+		// A cancel during a long fan-out stops it. The first batch is not
+		// checked (its deliveries check the mark themselves), so a trigger
+		// with a single batch pays no extra round trip.
+		if batches++; batches > 1 && w.transactionCanceled(ctx, p.EnvironmentID, p.TransactionID) {
+			return errCanceled
+		}
 		return w.fanOutBatch(ctx, log, p, wf, steps, byID, ids, subs, named)
 	})
+	if errors.Is(err, errCanceled) {
+		log.Info("fan-out stopped: transaction canceled", "batches_done", batches-1)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	log.Debug("trigger fanned out", "recipients", n, "topics", len(p.Topics), "broadcast", p.Broadcast, "steps", len(steps))
 	return nil
+}
+
+// errCanceled stops a fan-out whose transaction was canceled.
+var errCanceled = errors.New("delivery: transaction canceled")
+
+// transactionCanceled reports whether the transaction carries a cancel mark
+// (see Canceler.markCanceled); without Redis, or when it cannot answer, no.
+func (w *Worker) transactionCanceled(ctx context.Context, env primitive.ObjectID, transactionID string) bool {
+	if w.Redis == nil {
+		return false
+	}
+	n, err := w.Redis.Exists(ctx, cancelKey(env, transactionID)).Result()
+	return err == nil && n > 0
 }
 
 // batchObserver, when set (tests), sees the size of every recipient batch.

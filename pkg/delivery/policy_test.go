@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -556,5 +557,57 @@ func TestCancelStopsQueuedDeliveries(t *testing.T) {
 	runTasks(delivery.QueueDeliver)
 	if fake.n() != 3 {
 		t.Fatalf("a trigger after canceling its unknown id was not sent (%d sends)", fake.n())
+	}
+}
+
+// A cancel that lands while a long fan-out is under way stops it at the next
+// batch: recipients after that get no notification and no delivery.
+func TestCancelStopsFanOut(t *testing.T) {
+	e, fake := setupPolicy(t, nil, map[string]string{"ada": hookA, "bob": hookA})
+	s := e.Services
+	w := delivery.NewWorker(delivery.WorkerDeps{
+		Logger: s.Logger, Queue: s.Queue, Workflows: s.Workflows, Subscribers: s.Subscribers,
+		Integrations: s.Integrations, Log: s.Deliveries, Cipher: s.Cipher, Templates: s.Templates,
+		Senders: map[string]notify.Sender{"slack": fake}, Environments: s.Environments, Redis: s.Redis,
+	})
+	insp := asynq.NewInspector(s.QueueRedis)
+	defer insp.Close()
+	// The first batch (BatchSize recipients) is new subscribers; ada and bob
+	// come in the second.
+	to := make([]string, 0, delivery.BatchSize+2)
+	for i := 0; i < delivery.BatchSize; i++ {
+		to = append(to, fmt.Sprintf("first-%03d", i))
+	}
+	to = append(to, "ada", "bob")
+	triggerTo(t, e, "tx-stop", to...)
+	triggers, err := insp.ListPendingTasks(delivery.QueueTrigger)
+	if err != nil || len(triggers) != 1 {
+		t.Fatalf("trigger tasks %d %v", len(triggers), err)
+	}
+	// The worker has taken the trigger task (we hold its payload) when the
+	// cancel arrives.
+	if r := e.Request("DELETE", "/v1/events/trigger/tx-stop", nil).Must(t, 200); r.Data() != true {
+		t.Fatalf("cancel: %s", r.Body)
+	}
+	if err := w.HandleTrigger(context.Background(), asynq.NewTask(triggers[0].Type, triggers[0].Payload)); err != nil {
+		t.Fatal(err)
+	}
+	notes, _, err := s.Deliveries.ListNotifications(context.Background(), e.Environment.ID, delivery.NotificationFilter{TransactionID: "tx-stop"}, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range notes {
+		if n.SubscriberID == "ada" || n.SubscriberID == "bob" {
+			t.Fatalf("the fan-out went on after the cancel: %s has a notification", n.SubscriberID)
+		}
+	}
+	if len(notes) != delivery.BatchSize {
+		t.Fatalf("%d notifications, want the first batch's %d", len(notes), delivery.BatchSize)
+	}
+	if pending, _ := insp.ListPendingTasks(delivery.QueueDeliver); len(pending) != 0 {
+		t.Fatalf("%d deliveries enqueued", len(pending))
+	}
+	if fake.n() != 0 {
+		t.Fatalf("%d sends", fake.n())
 	}
 }
