@@ -12,8 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/heraldhq/herald/pkg/delivery"
-	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/subscriber"
+	"github.com/heraldhq/herald/pkg/testenv"
 )
 
 // FuzzTriggerRequest feeds arbitrary bodies through the trigger endpoint's
@@ -38,11 +38,7 @@ func FuzzTriggerRequest(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	key, _ := secret.ParseKey(secret.NewKey())
-	cipher, err := secret.NewCipher(key)
-	if err != nil {
-		f.Fatal(err)
-	}
+	cipher := testenv.Cipher(f)
 	s := &Server{Deps: Deps{Cipher: cipher}}
 	e := echo.New()
 	f.Fuzz(func(t *testing.T, body []byte) {

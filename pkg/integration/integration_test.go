@@ -9,7 +9,6 @@ import (
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"github.com/heraldhq/herald/pkg/integration"
-	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/testenv"
 )
@@ -21,11 +20,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // (another process) once the TTL has passed.
 func TestActiveCached(t *testing.T) {
 	ctx := context.Background()
-	key, _ := secret.ParseKey(secret.NewKey())
-	cipher, err := secret.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cipher := testenv.Cipher(t)
 	st := testenv.Mongo(t)
 	const ttl = 2 * time.Second
 	s := integration.NewStore(st, cipher, ttl)

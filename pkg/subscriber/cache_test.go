@@ -9,7 +9,6 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
-	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/store"
 	"github.com/heraldhq/herald/pkg/subscriber"
 	"github.com/heraldhq/herald/pkg/testenv"
@@ -21,11 +20,7 @@ import (
 // never leaves the old document served.
 func TestLookupCache(t *testing.T) {
 	ctx := context.Background()
-	key, _ := secret.ParseKey(secret.NewKey())
-	cipher, err := secret.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cipher := testenv.Cipher(t)
 	st := testenv.Mongo(t)
 	opts, err := redis.ParseURL(testenv.RedisURL(t))
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
-	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/subscriber"
 	"github.com/heraldhq/herald/pkg/testenv"
 )
@@ -20,11 +19,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // GetMany returns the named ones. Both id-list strategies: FerretDB's
 // (environment read, ids tested here) and MongoDB's ($in).
 func TestStreamBatches(t *testing.T) {
-	key, _ := secret.ParseKey(secret.NewKey())
-	cipher, err := secret.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cipher := testenv.Cipher(t)
 	st := testenv.Mongo(t)
 	if !st.FerretDB {
 		t.Fatal("the test database is FerretDB, but buildInfo did not say so")

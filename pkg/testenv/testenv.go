@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/heraldhq/herald/pkg/embedded"
+	"github.com/heraldhq/herald/pkg/secret"
 	"github.com/heraldhq/herald/pkg/store"
 )
 
@@ -266,4 +267,18 @@ func RedisURL(t testing.TB) string {
 		t.Fatalf("testenv: flush Redis: %v", err)
 	}
 	return redisURL
+}
+
+// Cipher returns a cipher under a fresh random key, for stores that encrypt.
+func Cipher(t testing.TB) *secret.Cipher {
+	t.Helper()
+	key, err := secret.ParseKey(secret.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := secret.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
