@@ -94,6 +94,17 @@ type messageJSON struct {
 
 const hookA = "https://hooks.slack.com/services/TA/BA/tokenAAAA"
 
+// handWorker is a worker on e's services with the scripted sender, for
+// tests that run its handlers by hand (no asynq server).
+func handWorker(e *heraldtest.Env, fake *scripted) *delivery.Worker {
+	s := e.Services
+	return delivery.NewWorker(delivery.WorkerDeps{
+		Logger: s.Logger, Queue: s.Queue, Workflows: s.Workflows, Subscribers: s.Subscribers,
+		Integrations: s.Integrations, Log: s.Deliveries, Cipher: s.Cipher, Templates: s.Templates,
+		Senders: map[string]notify.Sender{"slack": fake}, Environments: s.Environments, Redis: s.Redis,
+	})
+}
+
 // setupPolicy boots Herald with env, a Slack integration, a workflow "w" and
 // subscribers with webhooks; the worker runs with the scripted sender.
 func setupPolicy(t *testing.T, env map[string]string, subs map[string]string) (*heraldtest.Env, *scripted) {
@@ -325,12 +336,8 @@ func TestPermanentFailuresAndNeedsReconnect(t *testing.T) {
 func TestRedeliveredDeliverIsNotSentTwice(t *testing.T) {
 	e, fake := setupPolicy(t, nil, map[string]string{"ada": hookA})
 	s := e.Services
-	w := delivery.NewWorker(delivery.WorkerDeps{
-		Logger: s.Logger, Queue: s.Queue, Workflows: s.Workflows, Subscribers: s.Subscribers,
-		Integrations: s.Integrations, Log: s.Deliveries, Cipher: s.Cipher, Templates: s.Templates,
-		Senders: map[string]notify.Sender{"slack": fake}, Environments: s.Environments, Redis: s.Redis,
-		Limiter: ratelimit.New(s.Redis), WebhookRate: ratelimit.PerSecond(1, 3),
-	})
+	w := handWorker(e, fake)
+	w.Limiter, w.WebhookRate = ratelimit.New(s.Redis), ratelimit.PerSecond(1, 3)
 	triggerTo(t, e, "tx-dup", "ada")
 	insp := asynq.NewInspector(s.QueueRedis)
 	defer insp.Close()
@@ -464,11 +471,7 @@ func TestGracefulStopFinishesInFlight(t *testing.T) {
 func TestCancelStopsQueuedDeliveries(t *testing.T) {
 	e, fake := setupPolicy(t, nil, map[string]string{"ada": hookA, "bob": hookA, "cy": hookA})
 	s := e.Services
-	w := delivery.NewWorker(delivery.WorkerDeps{
-		Logger: s.Logger, Queue: s.Queue, Workflows: s.Workflows, Subscribers: s.Subscribers,
-		Integrations: s.Integrations, Log: s.Deliveries, Cipher: s.Cipher, Templates: s.Templates,
-		Senders: map[string]notify.Sender{"slack": fake}, Environments: s.Environments, Redis: s.Redis,
-	})
+	w := handWorker(e, fake)
 	insp := asynq.NewInspector(s.QueueRedis)
 	defer insp.Close()
 	ctx := context.Background()
@@ -565,11 +568,7 @@ func TestCancelStopsQueuedDeliveries(t *testing.T) {
 func TestCancelStopsFanOut(t *testing.T) {
 	e, fake := setupPolicy(t, nil, map[string]string{"ada": hookA, "bob": hookA})
 	s := e.Services
-	w := delivery.NewWorker(delivery.WorkerDeps{
-		Logger: s.Logger, Queue: s.Queue, Workflows: s.Workflows, Subscribers: s.Subscribers,
-		Integrations: s.Integrations, Log: s.Deliveries, Cipher: s.Cipher, Templates: s.Templates,
-		Senders: map[string]notify.Sender{"slack": fake}, Environments: s.Environments, Redis: s.Redis,
-	})
+	w := handWorker(e, fake)
 	insp := asynq.NewInspector(s.QueueRedis)
 	defer insp.Close()
 	// The first batch (BatchSize recipients) is new subscribers; ada and bob
