@@ -367,18 +367,8 @@ func (l *Log) updateOne(ctx context.Context, id primitive.ObjectID, a Attempt, n
 func (l *Log) recordCanceled(ctx context.Context, id primitive.ObjectID, draft *Message, d Detail) error {
 	now := store.Now()
 	if draft != nil {
-		m := *draft
-		m.Status, m.UpdatedAt = StatusCanceled, now
-		m.ExecutionDetails = append(append(make([]Detail, 0, len(draft.ExecutionDetails)+1), draft.ExecutionDetails...), d)
-		if m.DeliveredAt == nil {
-			m.DeliveredAt = []time.Time{}
-		}
-		dups, err := l.messagesIns.insert(ctx, []any{m})
-		if err != nil {
-			return fmt.Errorf("delivery: record canceled: %w", err)
-		}
-		if len(dups) == 0 {
-			return nil
+		if err := l.insertWhole(ctx, finished(draft, StatusCanceled, now, d)); !errors.Is(err, errExists) {
+			return err
 		}
 	}
 	_, err := l.messages.UpdateOne(ctx, bson.M{"_id": id, "status": StatusPending},
@@ -392,18 +382,31 @@ func (l *Log) recordCanceled(ctx context.Context, id primitive.ObjectID, draft *
 // insertDraft writes a draft message with one attempt applied; errExists
 // when it was written before.
 func (l *Log) insertDraft(ctx context.Context, draft *Message, a Attempt, now time.Time) error {
-	m := *draft
-	m.Status, m.ErrorID, m.ErrorText = a.Status, a.ErrorID, a.ErrorText
-	m.ExecutionDetails = append(append(make([]Detail, 0, len(draft.ExecutionDetails)+len(a.Details)), draft.ExecutionDetails...), a.Details...)
+	m := finished(draft, a.Status, now, a.Details...)
+	m.ErrorID, m.ErrorText = a.ErrorID, a.ErrorText
 	m.Attempts = 1
-	m.DeliveredAt = []time.Time{}
 	if a.Delivered {
 		m.DeliveredAt = append(m.DeliveredAt, now)
 	}
-	m.UpdatedAt = now
+	return l.insertWhole(ctx, m)
+}
+
+// finished is a draft as written once its outcome is known: the status set
+// and the outcome's details after the draft's own.
+func finished(draft *Message, status string, now time.Time, details ...Detail) Message {
+	m := *draft
+	m.Status, m.UpdatedAt = status, now
+	m.ExecutionDetails = append(append(make([]Detail, 0, len(draft.ExecutionDetails)+len(details)), draft.ExecutionDetails...), details...)
+	m.DeliveredAt = []time.Time{}
+	return m
+}
+
+// insertWhole inserts a complete message through the shared InsertMany;
+// errExists when it was written before.
+func (l *Log) insertWhole(ctx context.Context, m Message) error {
 	dups, err := l.messagesIns.insert(ctx, []any{m})
 	if err != nil {
-		return fmt.Errorf("delivery: record attempt: %w", err)
+		return fmt.Errorf("delivery: record message: %w", err)
 	}
 	if len(dups) > 0 {
 		return errExists
